@@ -1,0 +1,70 @@
+"""Run the real handler the way `sam local invoke -e FILE` does: handler path from template.yaml, event from a file."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTION_ID = "VerifyBagFunction"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)  # type: ignore[arg-type]
+
+
+_CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def load_template() -> dict[str, Any]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+
+
+@dataclass
+class LocalContext:
+    """The context object Lambda (and sam local) pass to a handler."""
+
+    function_name: str = "bagverify-VerifyBagFunction"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1769
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:bagverify-VerifyBagFunction"
+    log_group_name: str = "/aws/lambda/bagverify-VerifyBagFunction"
+    log_stream_name: str = "local"
+    timeout_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.timeout_ms
+
+
+def load_handler(function_id: str = FUNCTION_ID) -> Callable[[Any, Any], Any]:
+    """Import the handler named by template.yaml (CodeUri + Handler), as the Lambda runtime would."""
+    properties = load_template()["Resources"][function_id]["Properties"]
+    code_dir = str(ROOT / properties["CodeUri"])
+    module_name, function_name = properties["Handler"].rsplit(".", 1)
+    if code_dir not in sys.path:
+        sys.path.insert(0, code_dir)
+    return getattr(importlib.import_module(module_name), function_name)  # type: ignore[no-any-return]
+
+
+def invoke(event_file: str | Path, **overrides: Any) -> Any:
+    """`sam local invoke -e event_file`: the same file, the same handler, an optional override of fields."""
+    event = json.loads(Path(event_file).read_text())
+    event.update(overrides)
+    return load_handler()(event, LocalContext())

@@ -1,0 +1,49 @@
+"""Which bag(s) an invocation is about: S3 notification, EventBridge, or direct / Step Functions input."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from bagverify import S3Location
+
+
+class UnrecognisedEvent(ValueError):
+    """The event names no bag: not an S3 notification, EventBridge event or {"bucket", "key"} input."""
+
+
+def targets_from_event(event: Any) -> list[S3Location]:
+    if not isinstance(event, dict):
+        raise UnrecognisedEvent(f"expected a JSON object, got {type(event).__name__}")
+    if "Records" in event:
+        # S3 event notification. Keys arrive URL-encoded (a space as '+'); the version id pins the
+        # exact upload, so a late, repeated delivery still verifies what was uploaded.
+        return [
+            S3Location(
+                record["s3"]["bucket"]["name"],
+                unquote_plus(record["s3"]["object"]["key"]),
+                record["s3"]["object"].get("versionId") or None,
+            )
+            for record in event["Records"]
+            if "s3" in record
+        ] or _unrecognised(event)
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+        detail = event["detail"]
+        return [
+            S3Location(
+                detail["bucket"]["name"],
+                unquote_plus(detail["object"]["key"]),
+                detail["object"].get("version-id") or None,
+            )
+        ]
+    if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
+        # Direct or Step Functions input: the key is taken literally, as the caller wrote it.
+        return [S3Location(event["bucket"], event["key"], event.get("version_id") or None)]
+    return _unrecognised(event)
+
+
+def _unrecognised(event: dict[str, Any]) -> list[S3Location]:
+    raise UnrecognisedEvent(
+        "event names no bag: expected an S3 notification (Records[].s3), an EventBridge "
+        f"'Object Created' event (source aws.s3) or {{\"bucket\", \"key\"}}; got keys {sorted(event)}"
+    )

@@ -1,0 +1,97 @@
+"""`bagverify verify SOURCE [--json]`: the same engine as the Lambda, for operators.
+
+SOURCE is a local .zip path or s3://bucket/key[?versionId=...]. The S3 endpoint comes
+from the standard AWS environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
+Exit code: 0 valid, 1 invalid, 2 error (could not verify, or bad usage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TextIO
+
+from bagverify.sources import S3Location
+from bagverify.verdict import Status, Verdict
+from bagverify.verify import Progress, verify_path, verify_s3_object
+
+EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bagverify", description="Verify zipped BagIt bags, local or in S3.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    verify = commands.add_parser("verify", help="verify one bag ZIP")
+    verify.add_argument("source", help="a local .zip path or s3://bucket/key")
+    verify.add_argument("--json", action="store_true", help="print the verdict as JSON on stdout")
+    args = parser.parse_args(argv)
+
+    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    try:
+        verdict = _verify(args.source, progress)
+    except ValueError as bad_source:
+        parser.exit(2, f"bagverify: {bad_source}\n")
+    if progress:
+        progress.finish()
+    if args.json:
+        print(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(summary(verdict))
+    return EXIT_CODES[verdict.status]
+
+
+def _verify(source: str, progress: Progress | None) -> Verdict:
+    if source.startswith("s3://"):
+        return verify_s3_object(S3Location.from_url(source), progress=progress)
+    return verify_path(source, progress=progress)
+
+
+def summary(verdict: Verdict) -> str:
+    stats = verdict.stats
+    lines = [
+        f"{verdict.status.upper()}: {verdict.source}",
+        f"  {stats.files:,} payload files, {stats.bytes:,} bytes; archive {stats.archive_bytes:,} bytes; "
+        f"{stats.get_requests} GET requests, {stats.bytes_read:,} bytes read; {stats.seconds:.2f} s",
+    ]
+    lines += [f"  problem [{p.kind}] {p.message}" for p in verdict.problems]
+    lines += [f"  warning [{w.kind}] {w.message}" for w in verdict.warnings]
+    return "\n".join(lines)
+
+
+class ProgressBar:
+    """One self-overwriting line on a terminal: bytes verified of the total, rate, files."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO, min_interval: float = 0.2) -> None:
+        self._stream = stream
+        self._started = time.monotonic()
+        self._last = 0.0
+        self._min_interval = min_interval
+        self._shown = False
+
+    def __call__(self, done: int, total: int, files: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self._min_interval and done < total:
+            return
+        self._last = now
+        fraction = done / total if total else 1.0
+        rate = done / max(now - self._started, 1e-6) / 1e6
+        filled = int(fraction * self.WIDTH)
+        self._stream.write(
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:6.1%} "
+            f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {rate:,.1f} MB/s  {files:,} files"
+        )
+        self._stream.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        if self._shown:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

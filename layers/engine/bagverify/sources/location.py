@@ -1,0 +1,45 @@
+"""Naming an S3 object, and the S3 client the engine reads it with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> S3Location:
+        """`s3://bucket/key` (the key taken literally, not URL-decoded), optionally `?versionId=...`."""
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.netloc or len(parts.path) < 2:
+            raise ValueError(f"not an s3://bucket/key URL: {url!r}")
+        version_id = None
+        if parts.query.startswith("versionId="):
+            version_id = parts.query.removeprefix("versionId=")
+        return cls(parts.netloc, parts.path[1:], version_id)
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def make_s3_client() -> S3Client:
+    """An S3 client from the standard AWS environment (credentials, region, AWS_ENDPOINT_URL[_S3]).
+
+    Standard retry mode retries throttling (503 SlowDown) and 5xx with backoff;
+    connections are pooled so read-ahead parts can reuse them.
+    """
+    config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
+    return boto3.client("s3", config=config)

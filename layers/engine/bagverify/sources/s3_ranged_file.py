@@ -1,0 +1,244 @@
+"""A seekable, read-only file object over one version of one S3 object.
+
+Built for `zipfile`, whose access pattern is: read the tail (end of central
+directory and the directory itself), then walk the members, seeking before
+every read. This class therefore:
+
+* opens with one **suffix-range GET** of the tail (`Range: bytes=-N`). S3 answers
+  206 with `Content-Range: bytes a-b/TOTAL`, so the size comes with the bytes and
+  no HEAD is needed; the tail is kept because the central directory lives there
+  and zipfile returns to it.
+* serves every other read from a **read-ahead window** filled by one large ranged
+  GET, never one GET per `read()` call. zipfile's reads are small (30-byte local
+  headers, 4 KiB minimum data reads), so a GET per read would cost thousands of
+  requests per bag.
+* **pins** every GET to the object first seen: its VersionId where the bucket is
+  versioned (or the caller named one), else `IfMatch` on its ETag. An overwrite
+  during verification then fails with 412 instead of mixing two objects' bytes.
+* **resumes** a body dropped mid-stream from the byte reached: botocore retries
+  failed requests but not a connection that dies while the body is being read.
+* counts GET requests and bytes received, for the verdict's stats.
+
+Seeking is free: it only moves the position. I/O happens on the next read, and
+only when the position is outside the windows held, so zipfile's habit of seeking
+to where it already is costs nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    IncompleteReadError,
+    ResponseStreamingError,
+)
+from urllib3.exceptions import HTTPError as Urllib3HTTPError
+
+from bagverify.sources.errors import (
+    AccessDenied,
+    NotFound,
+    ObjectChanged,
+    SourceError,
+    SourceUnavailable,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MiB = 1024 * 1024
+DEFAULT_PART_SIZE = 8 * MiB
+# The tail GET doubles as the first part: small bags are read in this one request,
+# and for large ones it holds the central directory and the tag manifests that
+# zippers write last.
+DEFAULT_TAIL_SIZE = 8 * MiB
+# Body reads that die mid-stream are resumed this many times per part before giving up.
+MAX_BODY_RESUMES = 5
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+_BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, Urllib3HTTPError, ConnectionError)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Bytes [start, start + len(data)) of the object, held in memory."""
+
+    start: int
+    data: bytes
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.data)
+
+    def holds(self, position: int) -> bool:
+        return self.start <= position < self.end
+
+
+class S3RangedFile(io.RawIOBase):
+    """Seekable read-only view of one S3 object version, read by large ranged GETs."""
+
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        version_id: str | None = None,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        tail_size: int = DEFAULT_TAIL_SIZE,
+    ) -> None:
+        super().__init__()
+        self._client = client
+        self.bucket = bucket
+        self.key = key
+        self.name = f"s3://{bucket}/{key}"
+        self._part_size = part_size
+        self._position = 0
+        self.get_requests = 0
+        self.bytes_received = 0
+        self.version_id: str | None = version_id
+        self.etag: str | None = None
+        self.size = 0
+        self._pin: dict[str, str] = {"VersionId": version_id} if version_id else {}
+        self._tail = self._open_tail(tail_size)
+        self._ahead = _Window(0, b"")
+
+    # -- io.RawIOBase -------------------------------------------------------
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # Only the position moves; no request is made until the next read, so
+        # zipfile's seek-before-every-read costs nothing.
+        if whence == io.SEEK_SET:
+            target = offset
+        elif whence == io.SEEK_CUR:
+            target = self._position + offset
+        elif whence == io.SEEK_END:
+            target = self.size + offset
+        else:
+            raise ValueError(f"invalid whence: {whence}")
+        if target < 0:
+            raise OSError(22, f"negative seek position {target}")
+        self._position = target
+        return target
+
+    def readinto(self, buffer: Any) -> int:
+        # Fill the whole request (unless at EOF): zipfile treats a short read as a
+        # truncated archive, as it would from a buffered file.
+        out = memoryview(buffer).cast("B")
+        wanted = min(len(out), max(0, self.size - self._position))
+        done = 0
+        while done < wanted:
+            window = self._window_at(self._position, wanted - done)
+            offset = self._position - window.start
+            take = min(wanted - done, window.end - self._position)
+            out[done : done + take] = window.data[offset : offset + take]
+            done += take
+            self._position += take
+        return done
+
+    # -- windows ------------------------------------------------------------
+
+    def _window_at(self, position: int, wanted: int) -> _Window:
+        for window in (self._ahead, self._tail):
+            if window.holds(position):
+                return window
+        end = min(self.size, position + max(self._part_size, wanted))
+        if position < self._tail.start:
+            # The tail is already in memory: never fetch its bytes twice.
+            end = min(end, self._tail.start)
+        self._ahead = _Window(position, self._fetch(position, end))
+        return self._ahead
+
+    def _open_tail(self, tail_size: int) -> _Window:
+        try:
+            response = self._get(f"bytes=-{tail_size}")
+        except SourceError as error:
+            if error.code == "InvalidRange":  # S3 answers 416 to any range on an empty object
+                return _Window(0, b"")
+            raise
+        match = _CONTENT_RANGE.fullmatch(response.get("ContentRange", ""))
+        if match:
+            start, self.size = int(match.group(1)), int(match.group(3))
+        else:  # a server that ignores the range and sends the whole object
+            start, self.size = 0, int(response["ContentLength"])
+        self.etag = response.get("ETag")
+        seen_version = response.get("VersionId")
+        if self.version_id is None and seen_version and seen_version != "null":
+            self.version_id = seen_version
+        # Pin every later GET to exactly this object (see module docstring).
+        if self.version_id:
+            self._pin = {"VersionId": self.version_id}
+        elif self.etag:
+            self._pin = {"IfMatch": self.etag}
+        data = self._read_body(response, start, self.size)
+        return _Window(start, data)
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        """Bytes [start, end) in one GET, resumed from the byte reached if the body drops."""
+        return self._read_body(self._get(f"bytes={start}-{end - 1}"), start, end)
+
+    def _read_body(self, response: Any, start: int, end: int) -> bytes:
+        received = bytearray()
+        resumes = 0
+        while True:
+            dropped: Exception | None = None
+            try:
+                for chunk in response["Body"].iter_chunks(1 * MiB):
+                    received += chunk
+                    self.bytes_received += len(chunk)
+            except _BODY_ERRORS as error:
+                dropped = error
+            if len(received) >= end - start:
+                return bytes(received[: end - start])
+            if dropped is None:
+                raise SourceUnavailable(
+                    f"{self.name}: short body for bytes {start}-{end - 1}: got {len(received)} bytes"
+                )
+            resumes += 1
+            if resumes > MAX_BODY_RESUMES:
+                raise SourceUnavailable(
+                    f"{self.name}: connection kept dropping while reading bytes {start}-{end - 1}: {dropped}"
+                ) from dropped
+            response = self._get(f"bytes={start + len(received)}-{end - 1}")
+
+    def _get(self, byte_range: str) -> Any:
+        self.get_requests += 1
+        try:
+            response = self._client.get_object(
+                Bucket=self.bucket, Key=self.key, Range=byte_range, **self._pin  # type: ignore[arg-type]
+            )
+        except ClientError as error:
+            raise _source_error(error, self.name, bool(self.version_id)) from error
+        except BotoCoreError as error:
+            raise SourceUnavailable(f"{self.name}: {error}") from error
+        if self.etag is not None and response.get("ETag") not in (None, self.etag):
+            # Belt and braces: a server that ignored IfMatch must still not mix objects.
+            raise ObjectChanged(f"{self.name} changed while being read (ETag {self.etag} → {response['ETag']})")
+        return response
+
+
+def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError:
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    message = str(error.response.get("Error", {}).get("Message", code))
+    if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404") or status == 404:
+        return NotFound(f"{name}: {code or 'not found'}: {message}", code=code)
+    if code in ("AccessDenied", "403") or status == 403:
+        permission = "s3:GetObjectVersion" if versioned else "s3:GetObject"
+        return AccessDenied(f"{name}: access denied; the verifier needs {permission} on it", code=code)
+    if code == "PreconditionFailed" or status == 412:
+        return ObjectChanged(f"{name} was overwritten while being read; verify the new version", code=code)
+    return SourceUnavailable(f"{name}: {code or status}: {message}", code=code)

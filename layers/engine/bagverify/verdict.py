@@ -1,0 +1,107 @@
+"""The result of verifying one bag: a status, every problem named, and what it cost.
+
+*invalid* means the bag or its archive is wrong (the depositor's problem).
+*error* means it could not be verified at all (no such key, access denied,
+S3 unavailable after retries, object changed while being read).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    VALID = "valid"
+    INVALID = "invalid"
+    ERROR = "error"
+
+
+class Kind(enum.StrEnum):
+    """Every kind of problem, warning or error bagverify reports. Subscribers filter on these."""
+
+    # Archive-level faults (invalid)
+    NOT_A_ZIP = "not_a_zip"
+    CORRUPT_MEMBER = "corrupt_member"
+    UNSUPPORTED_COMPRESSION = "unsupported_compression"
+    ENCRYPTED_MEMBER = "encrypted_member"
+    DUPLICATE_ENTRY = "duplicate_entry"
+    NO_BAG_ROOT = "no_bag_root"
+    # Bag-level faults (invalid)
+    BAGIT_TXT_INVALID = "bagit_txt_invalid"
+    NO_PAYLOAD_MANIFEST = "no_payload_manifest"
+    MANIFEST_LINE_INVALID = "manifest_line_invalid"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    MISSING_FILE = "missing_file"
+    UNLISTED_FILE = "unlisted_file"
+    NOT_IN_EVERY_MANIFEST = "not_in_every_manifest"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    PAYLOAD_OXUM_MISMATCH = "payload_oxum_mismatch"
+    BAG_INFO_INVALID = "bag_info_invalid"
+    TAG_FILE_ENCODING = "tag_file_encoding"
+    # Warnings (the bag stays valid)
+    NON_STANDARD_PATH = "non_standard_path"
+    # Errors (could not verify)
+    NOT_FOUND = "not_found"
+    ACCESS_DENIED = "access_denied"
+    OBJECT_CHANGED = "object_changed"
+    SOURCE_UNAVAILABLE = "source_unavailable"
+    BAD_EVENT = "bad_event"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One named fault. `path` is relative to the bag root when a file is concerned."""
+
+    kind: Kind
+    message: str
+    path: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": str(self.kind), "message": self.message}
+        if self.path is not None:
+            out["path"] = self.path
+        out.update(self.details)
+        return out
+
+
+@dataclass
+class Stats:
+    """What the verification covered and cost."""
+
+    files: int = 0
+    bytes: int = 0
+    archive_bytes: int = 0
+    get_requests: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Verdict:
+    status: Status
+    source: str
+    problems: list[Problem]
+    warnings: list[Problem]
+    stats: Stats
+    # What exactly was read: bucket, key, version_id, etag, size (for deduplicating at-least-once events).
+    object: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "source": self.source,
+            "object": dict(self.object),
+            "problems": [p.to_dict() for p in self.problems],
+            "warnings": [w.to_dict() for w in self.warnings],
+            "stats": asdict(self.stats),
+        }
+
+
+def decide(problems: list[Problem], error: Problem | None) -> Status:
+    """An error (could not verify) outranks problems found before it happened."""
+    if error is not None:
+        return Status.ERROR
+    return Status.INVALID if problems else Status.VALID
