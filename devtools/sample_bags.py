@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -32,6 +33,7 @@ def make_bag_zip(
     zipper: str = "python",
     tamper: Tamper | None = None,
     bag_info: dict[str, str] | None = None,
+    bagit_version: str = "1.0",
 ) -> bytes:
     """A bag made with bagit.make_bag from `files` (paths under data/), returned as ZIP bytes."""
     with tempfile.TemporaryDirectory(prefix="bagverify-sample-") as workdir:
@@ -43,6 +45,11 @@ def make_bag_zip(
         bag_dir.mkdir(exist_ok=True)
         bagit.make_bag(str(bag_dir), bag_info=bag_info or {"Source-Organization": "bagverify"},
                        checksums=list(algorithms))
+        if bagit_version != "0.97":  # bagit-python writes 0.97; RFC 8493 is 1.0
+            (bag_dir / "bagit.txt").write_text(
+                f"BagIt-Version: {bagit_version}\nTag-File-Character-Encoding: UTF-8\n"
+            )
+            refresh_tag_manifests(bag_dir)
         if tamper:
             tamper(bag_dir)
         return zip_folder(bag_dir, include_folder=top_folder is not None, zipper=zipper)
@@ -67,6 +74,18 @@ def zip_folder(folder: Path, *, include_folder: bool, zipper: str = "python") ->
             subprocess.run(["zip", "-q", "-X", "-r", target, *names], cwd=base, check=True)
             return Path(target).read_bytes()
     raise ValueError(f"unknown zipper {zipper!r}")
+
+
+def refresh_tag_manifests(bag_dir: Path) -> None:
+    """Rewrite every tagmanifest-<alg>.txt to match the tag files as they now are."""
+    for tag_manifest in bag_dir.glob("tagmanifest-*.txt"):
+        algorithm = tag_manifest.name[len("tagmanifest-") : -len(".txt")]
+        lines = []
+        for path in sorted(bag_dir.iterdir()):
+            if path.is_file() and not path.name.startswith("tagmanifest-"):
+                digest = hashlib.new(algorithm, path.read_bytes()).hexdigest()
+                lines.append(f"{digest}  {path.name}\n")
+        tag_manifest.write_text("".join(lines))
 
 
 # -- tampering, as depositors' mistakes and bit rot really look ----------------

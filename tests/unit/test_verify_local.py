@@ -1,0 +1,122 @@
+"""The engine on local ZIPs: real bags (bagit.make_bag), real zippers, every problem named."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+
+from bagverify import Kind, Status, verify_archive, verify_path
+from devtools.sample_bags import SAMPLE_FILES, add_file, delete_file, flip_byte, make_bag_zip, refresh_tag_manifests
+
+
+def verify_bytes(archive: bytes):  # type: ignore[no-untyped-def]
+    return verify_archive(io.BytesIO(archive), "test.zip")
+
+
+def kinds(verdict) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    return sorted((str(p.kind), p.path) for p in verdict.problems)
+
+
+@pytest.mark.parametrize("zipper", ["python", "infozip"])
+@pytest.mark.parametrize("top_folder", ["sample-bag", None])
+def test_valid_bag_is_valid(zipper: str, top_folder: str | None) -> None:
+    verdict = verify_bytes(make_bag_zip(zipper=zipper, top_folder=top_folder))
+    assert verdict.status is Status.VALID, verdict.problems
+    assert verdict.problems == []
+    assert verdict.stats.files == 4
+    assert verdict.stats.bytes == sum(len(c) for c in SAMPLE_FILES.values())
+
+
+def test_flipped_payload_byte_names_the_file_and_both_algorithms() -> None:
+    verdict = verify_bytes(make_bag_zip(tamper=flip_byte("data/text/transcript.txt", 5)))
+    assert verdict.status is Status.INVALID
+    mismatches = [p for p in verdict.problems if p.kind is Kind.CHECKSUM_MISMATCH]
+    assert {(p.path, p.details["algorithm"]) for p in mismatches} == {
+        ("data/text/transcript.txt", "sha256"),
+        ("data/text/transcript.txt", "sha512"),
+    }
+    assert all(p.details["expected"] != p.details["actual"] for p in mismatches)
+    # Payload-Oxum counts octets, not content: unchanged by a flipped byte.
+    assert {p.kind for p in verdict.problems} == {Kind.CHECKSUM_MISMATCH}
+
+
+def test_missing_and_unlisted_files_are_each_named() -> None:
+    verdict = verify_bytes(
+        make_bag_zip(tamper=lambda d: (delete_file("data/README.txt")(d), add_file("data/extra.bin", b"x")(d)))
+    )
+    assert verdict.status is Status.INVALID
+    found = kinds(verdict)
+    assert ("missing_file", "data/README.txt") in found
+    assert ("unlisted_file", "data/extra.bin") in found
+    assert ("payload_oxum_mismatch", "bag-info.txt") in found
+
+
+def test_every_broken_file_is_named_not_just_the_first() -> None:
+    tampers = [flip_byte(p) for p in ("data/README.txt", "data/images/scan-0001.tif", "data/images/scan-0002.tif")]
+    verdict = verify_bytes(make_bag_zip(algorithms=["md5"], tamper=lambda d: [t(d) for t in tampers]))
+    assert sorted(p.path for p in verdict.problems if p.kind is Kind.CHECKSUM_MISMATCH) == [
+        "data/README.txt",
+        "data/images/scan-0001.tif",
+        "data/images/scan-0002.tif",
+    ]
+
+
+def test_changed_tag_file_fails_the_tag_manifest() -> None:
+    verdict = verify_bytes(
+        make_bag_zip(tamper=lambda d: (d / "bag-info.txt").write_text("Source-Organization: someone else\n"))
+    )
+    assert ("checksum_mismatch", "bag-info.txt") in kinds(verdict)
+
+
+def test_file_missing_from_one_of_two_manifests_is_invalid() -> None:
+    def drop_from_sha512(bag_dir):  # type: ignore[no-untyped-def]
+        manifest = bag_dir / "manifest-sha512.txt"
+        manifest.write_text("".join(line for line in manifest.read_text().splitlines(True) if "README" not in line))
+        refresh_tag_manifests(bag_dir)
+
+    verdict = verify_bytes(make_bag_zip(tamper=drop_from_sha512))
+    assert kinds(verdict) == [("not_in_every_manifest", "data/README.txt")]
+
+
+def test_garbage_is_not_a_zip() -> None:
+    verdict = verify_bytes(b"this is not a zip file" * 100)
+    assert verdict.status is Status.INVALID
+    assert kinds(verdict) == [("not_a_zip", None)]
+
+
+def test_truncated_archive_is_invalid() -> None:
+    archive = make_bag_zip()
+    verdict = verify_bytes(archive[: len(archive) // 2])
+    assert verdict.status is Status.INVALID
+
+
+def test_corrupt_member_data_fails_the_zip_crc() -> None:
+    archive = bytearray(make_bag_zip(files={"a.txt": b"A" * 10_000}, zipper="python"))
+    with zipfile.ZipFile(io.BytesIO(bytes(archive))) as zf:
+        info = zf.getinfo("sample-bag/data/a.txt")
+    # Rewrite the member stored, then flip a byte inside its data: CRC-32 must catch it.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(bytes(archive))) as src, zipfile.ZipFile(buffer, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item), compress_type=zipfile.ZIP_STORED)
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as zf:
+        info = zf.getinfo("sample-bag/data/a.txt")
+    data_start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[data_start + 100] ^= 0x01
+    verdict = verify_bytes(bytes(data))
+    assert ("corrupt_member", "data/a.txt") in kinds(verdict)
+
+
+def test_no_bagit_txt_means_no_bag_root() -> None:
+    verdict = verify_bytes(make_bag_zip(tamper=delete_file("bagit.txt")))
+    assert verdict.status is Status.INVALID
+    assert Kind.NO_BAG_ROOT in {p.kind for p in verdict.problems}
+
+
+def test_missing_local_file_is_an_error() -> None:
+    verdict = verify_path("/nonexistent/bag.zip")
+    assert verdict.status is Status.ERROR
+    assert verdict.problems[0].kind is Kind.NOT_FOUND
