@@ -18,7 +18,7 @@ SAMPLE_FILES: dict[str, bytes] = {
     "README.txt": b"A sample bag for bagverify.\n",
     "images/scan-0001.tif": bytes(range(256)) * 512,
     "images/scan-0002.tif": b"\x00\x01\x02" * 40_000,
-    "text/transcript.txt": "Ünïcödé transcript – line one\nline two\n".encode() * 200,
+    "text/transcript.txt": "Ünïcödé transcript - line one\nline two\n".encode() * 200,
 }
 
 Tamper = Callable[[Path], None]
@@ -43,8 +43,11 @@ def make_bag_zip(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         bag_dir.mkdir(exist_ok=True)
-        bagit.make_bag(str(bag_dir), bag_info=bag_info or {"Source-Organization": "bagverify"},
-                       checksums=list(algorithms))
+        bagit.make_bag(
+            str(bag_dir),
+            bag_info=bag_info or {"Source-Organization": "bagverify"},
+            checksums=list(algorithms),
+        )
         if bagit_version != "0.97":  # bagit-python writes 0.97; RFC 8493 is 1.0
             (bag_dir / "bagit.txt").write_text(
                 f"BagIt-Version: {bagit_version}\nTag-File-Character-Encoding: UTF-8\n"
@@ -57,9 +60,7 @@ def make_bag_zip(
 
 def zip_folder(folder: Path, *, include_folder: bool, zipper: str = "python") -> bytes:
     base = folder.parent if include_folder else folder
-    names = sorted(
-        str(path.relative_to(base)) for path in folder.rglob("*") if path.is_file()
-    )
+    names = sorted(str(path.relative_to(base)) for path in folder.rglob("*") if path.is_file())
     if zipper == "python":
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -60,8 +60,13 @@ def main() -> int:
             print("--- SNS message received (via an SQS subscription) ---")
             for envelope in aws.receive_notifications(queue_url):
                 attributes = {name: a["Value"] for name, a in envelope.get("MessageAttributes", {}).items()}
-                print(json.dumps({"attributes": attributes, "message": envelope["Message"]}, indent=2,
-                                 ensure_ascii=False))
+                print(
+                    json.dumps(
+                        {"attributes": attributes, "message": envelope["Message"]},
+                        indent=2,
+                        ensure_ascii=False,
+                    )
+                )
             statuses.append(verdict["status"])
         print(f"\nverdicts: {statuses} (expected ['valid', 'invalid'])")
         return 0 if statuses == ["valid", "invalid"] else 1

@@ -45,5 +45,5 @@ def targets_from_event(event: Any) -> list[S3Location]:
 def _unrecognised(event: dict[str, Any]) -> list[S3Location]:
     raise UnrecognisedEvent(
         "event names no bag: expected an S3 notification (Records[].s3), an EventBridge "
-        f"'Object Created' event (source aws.s3) or {{\"bucket\", \"key\"}}; got keys {sorted(event)}"
+        f'\'Object Created\' event (source aws.s3) or {{"bucket", "key"}}; got keys {sorted(event)}'
     )

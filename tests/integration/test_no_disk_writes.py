@@ -50,13 +50,18 @@ def run_child(event: dict) -> tuple[int, dict | None, str]:  # type: ignore[type
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     child = subprocess.run(
         [sys.executable, "-c", CHILD, str(ROOT), json.dumps(event)],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    verdicts = [line[len("VERDICT "):] for line in child.stdout.splitlines() if line.startswith("VERDICT ")]
+    verdicts = [line[len("VERDICT ") :] for line in child.stdout.splitlines() if line.startswith("VERDICT ")]
     return child.returncode, json.loads(verdicts[0]) if verdicts else None, child.stderr
 
 
-@pytest.mark.parametrize("tamper", [None, flip_byte("data/big/random.bin", 9_000_000)], ids=["valid", "invalid"])
+@pytest.mark.parametrize(
+    "tamper", [None, flip_byte("data/big/random.bin", 9_000_000)], ids=["valid", "invalid"]
+)
 def test_handler_writes_nothing_to_disk(aws, s3, bucket, topic, tamper) -> None:  # type: ignore[no-untyped-def]
     # ~12 MiB of incompressible payload: several ranged GETs, not just the tail.
     files = {"big/random.bin": os.urandom(12 * 1024 * 1024), "small.txt": b"small\n"}

@@ -8,7 +8,6 @@ import random
 import zipfile
 
 import pytest
-
 from bagverify.sources import AccessDenied, NotFound, ObjectChanged, S3RangedFile, make_s3_client
 
 KiB = 1024
@@ -121,12 +120,16 @@ def test_zipfile_reads_members_through_it(client, s3, bucket) -> None:  # type: 
 def test_access_denied_is_reported_as_such() -> None:
     # A real refusal needs IAM enforcement, which moto's server only does when asked to; the
     # mapping from S3's 403 is checked against botocore's own error shape.
+    from bagverify.sources.s3_ranged_file import _source_error
     from botocore.exceptions import ClientError
 
-    from bagverify.sources.s3_ranged_file import _source_error
-
-    error = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"},
-                         "ResponseMetadata": {"HTTPStatusCode": 403}}, "GetObject")
+    error = ClientError(
+        {
+            "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+        "GetObject",
+    )
     mapped = _source_error(error, "s3://b/k", versioned=False)
     assert isinstance(mapped, AccessDenied)
     assert "s3:GetObject" in str(mapped)

@@ -6,9 +6,16 @@ import io
 import zipfile
 
 import pytest
-
 from bagverify import Kind, Status, verify_archive, verify_path
-from devtools.sample_bags import SAMPLE_FILES, add_file, delete_file, flip_byte, make_bag_zip, refresh_tag_manifests
+
+from devtools.sample_bags import (
+    SAMPLE_FILES,
+    add_file,
+    delete_file,
+    flip_byte,
+    make_bag_zip,
+    refresh_tag_manifests,
+)
 
 
 def verify_bytes(archive: bytes):  # type: ignore[no-untyped-def]
@@ -44,7 +51,9 @@ def test_flipped_payload_byte_names_the_file_and_both_algorithms() -> None:
 
 def test_missing_and_unlisted_files_are_each_named() -> None:
     verdict = verify_bytes(
-        make_bag_zip(tamper=lambda d: (delete_file("data/README.txt")(d), add_file("data/extra.bin", b"x")(d)))
+        make_bag_zip(
+            tamper=lambda d: (delete_file("data/README.txt")(d), add_file("data/extra.bin", b"x")(d))
+        )
     )
     assert verdict.status is Status.INVALID
     found = kinds(verdict)
@@ -54,7 +63,9 @@ def test_missing_and_unlisted_files_are_each_named() -> None:
 
 
 def test_every_broken_file_is_named_not_just_the_first() -> None:
-    tampers = [flip_byte(p) for p in ("data/README.txt", "data/images/scan-0001.tif", "data/images/scan-0002.tif")]
+    tampers = [
+        flip_byte(p) for p in ("data/README.txt", "data/images/scan-0001.tif", "data/images/scan-0002.tif")
+    ]
     verdict = verify_bytes(make_bag_zip(algorithms=["md5"], tamper=lambda d: [t(d) for t in tampers]))
     assert sorted(p.path for p in verdict.problems if p.kind is Kind.CHECKSUM_MISMATCH) == [
         "data/README.txt",
@@ -73,7 +84,9 @@ def test_changed_tag_file_fails_the_tag_manifest() -> None:
 def test_file_missing_from_one_of_two_manifests_is_invalid() -> None:
     def drop_from_sha512(bag_dir):  # type: ignore[no-untyped-def]
         manifest = bag_dir / "manifest-sha512.txt"
-        manifest.write_text("".join(line for line in manifest.read_text().splitlines(True) if "README" not in line))
+        manifest.write_text(
+            "".join(line for line in manifest.read_text().splitlines(True) if "README" not in line)
+        )
         refresh_tag_manifests(bag_dir)
 
     verdict = verify_bytes(make_bag_zip(tamper=drop_from_sha512))

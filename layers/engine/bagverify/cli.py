@@ -21,7 +21,9 @@ EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bagverify", description="Verify zipped BagIt bags, local or in S3.")
+    parser = argparse.ArgumentParser(
+        prog="bagverify", description="Verify zipped BagIt bags, local or in S3."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     verify = commands.add_parser("verify", help="verify one bag ZIP")
     verify.add_argument("source", help="a local .zip path or s3://bucket/key")

@@ -66,7 +66,11 @@ class _Findings:
 
 
 def verify_archive(
-    fileobj: BinaryIO, source: str, *, progress: Progress | None = None, object_info: dict[str, Any] | None = None
+    fileobj: BinaryIO,
+    source: str,
+    *,
+    progress: Progress | None = None,
+    object_info: dict[str, Any] | None = None,
 ) -> Verdict:
     """Verify the bag ZIP readable from `fileobj`. Never raises for a bad bag or a failing source."""
     started = time.monotonic()
@@ -83,7 +87,9 @@ def verify_archive(
     stats.bytes_read = int(getattr(fileobj, "bytes_received", stats.archive_bytes))
     stats.seconds = round(time.monotonic() - started, 3)
     problems = [*findings.problems, error] if error else findings.problems
-    return Verdict(decide(findings.problems, error), source, problems, findings.warnings, stats, object_info or {})
+    return Verdict(
+        decide(findings.problems, error), source, problems, findings.warnings, stats, object_info or {}
+    )
 
 
 def verify_s3_object(
@@ -91,7 +97,11 @@ def verify_s3_object(
 ) -> Verdict:
     """Verify a bag ZIP in S3 by ranged reads, without downloading it."""
     started = time.monotonic()
-    object_info: dict[str, Any] = {"bucket": location.bucket, "key": location.key, "version_id": location.version_id}
+    object_info: dict[str, Any] = {
+        "bucket": location.bucket,
+        "key": location.key,
+        "version_id": location.version_id,
+    }
     try:
         archive = S3RangedFile(client or make_s3_client(), location.bucket, location.key, location.version_id)
     except SourceError as failure:
@@ -261,7 +271,9 @@ def _check_manifests(
                 if path not in missing_reported:
                     missing_reported.add(path)
                     findings.problem(
-                        Kind.MISSING_FILE, f"{path} is listed in {manifest.path} but not in the bag", path,
+                        Kind.MISSING_FILE,
+                        f"{path} is listed in {manifest.path} but not in the bag",
+                        path,
                         manifest=manifest.path,
                     )
                 continue

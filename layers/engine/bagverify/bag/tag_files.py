@@ -86,15 +86,21 @@ def parse_manifest(text: str, path: str, algorithm: str) -> tuple[Manifest, list
         match = _MANIFEST_LINE.fullmatch(line)
         if not match:
             problems.append(
-                Problem(Kind.MANIFEST_LINE_INVALID, f"{path} line {number} is not 'checksum path': {line!r}", path)
+                Problem(
+                    Kind.MANIFEST_LINE_INVALID, f"{path} line {number} is not 'checksum path': {line!r}", path
+                )
             )
             continue
         checksum, file_path = match.group(1).lower(), decode_manifest_path(match.group(2))
         if file_path.startswith("*"):  # md5sum's binary-mode marker (§6.1.3)
-            warnings.append(Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: '*' prefix stripped", path))
+            warnings.append(
+                Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: '*' prefix stripped", path)
+            )
             file_path = file_path[1:]
         if file_path.startswith("./"):
-            warnings.append(Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: './' prefix stripped", path))
+            warnings.append(
+                Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: './' prefix stripped", path)
+            )
             file_path = file_path[2:]
         previous = manifest.entries.get(file_path)
         if previous is not None and previous != checksum:
@@ -125,7 +131,9 @@ def parse_bag_info(text: str) -> tuple[list[tuple[str, str]], list[Problem]]:
             tags.append((label.strip(), value.strip()))
         else:
             problems.append(
-                Problem(Kind.BAG_INFO_INVALID, f"bag-info.txt line {number} is not 'Label: value'", "bag-info.txt")
+                Problem(
+                    Kind.BAG_INFO_INVALID, f"bag-info.txt line {number} is not 'Label: value'", "bag-info.txt"
+                )
             )
     return tags, problems
 

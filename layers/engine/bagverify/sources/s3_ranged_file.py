@@ -218,7 +218,10 @@ class S3RangedFile(io.RawIOBase):
         self.get_requests += 1
         try:
             response = self._client.get_object(
-                Bucket=self.bucket, Key=self.key, Range=byte_range, **self._pin  # type: ignore[arg-type]
+                Bucket=self.bucket,
+                Key=self.key,
+                Range=byte_range,
+                **self._pin,  # type: ignore[arg-type]
             )
         except ClientError as error:
             raise _source_error(error, self.name, bool(self.version_id)) from error
@@ -226,7 +229,9 @@ class S3RangedFile(io.RawIOBase):
             raise SourceUnavailable(f"{self.name}: {error}") from error
         if self.etag is not None and response.get("ETag") not in (None, self.etag):
             # Belt and braces: a server that ignored IfMatch must still not mix objects.
-            raise ObjectChanged(f"{self.name} changed while being read (ETag {self.etag} → {response['ETag']})")
+            raise ObjectChanged(
+                f"{self.name} changed while being read (ETag {self.etag} → {response['ETag']})"
+            )
         return response
 
 
