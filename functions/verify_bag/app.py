@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bagverify import Kind, Problem, S3Location, Stats, Status, Verdict, verify_s3_object
 from bagverify.notify import publish_verdict
 from bagverify.sources import make_s3_client

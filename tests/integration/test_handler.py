@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from event_targets import targets_from_event
 
 from devtools.lambda_runner import ROOT, LocalContext
 from devtools.sample_bags import add_file, delete_file, flip_byte, make_bag_zip
+from event_targets import targets_from_event
 
 EVENTS = sorted((ROOT / "events").glob("*.json"))
 

@@ -8,6 +8,7 @@ import random
 import zipfile
 
 import pytest
+
 from bagverify.sources import AccessDenied, NotFound, ObjectChanged, S3RangedFile, make_s3_client
 
 KiB = 1024
@@ -120,8 +121,9 @@ def test_zipfile_reads_members_through_it(client, s3, bucket) -> None:  # type: 
 def test_access_denied_is_reported_as_such() -> None:
     # A real refusal needs IAM enforcement, which moto's server only does when asked to; the
     # mapping from S3's 403 is checked against botocore's own error shape.
-    from bagverify.sources.s3_ranged_file import _source_error
     from botocore.exceptions import ClientError
+
+    from bagverify.sources.s3_ranged_file import _source_error
 
     error = ClientError(
         {

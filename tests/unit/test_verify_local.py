@@ -6,8 +6,8 @@ import io
 import zipfile
 
 import pytest
-from bagverify import Kind, Status, verify_archive, verify_path
 
+from bagverify import Kind, Status, verify_archive, verify_path
 from devtools.sample_bags import (
     SAMPLE_FILES,
     add_file,

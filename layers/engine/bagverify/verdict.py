@@ -40,14 +40,23 @@ class Kind(enum.StrEnum):
     PAYLOAD_OXUM_MISMATCH = "payload_oxum_mismatch"
     BAG_INFO_INVALID = "bag_info_invalid"
     TAG_FILE_ENCODING = "tag_file_encoding"
+    NO_PAYLOAD_DIR = "no_payload_dir"
+    UNSAFE_PATH = "unsafe_path"
+    DUPLICATE_MANIFEST_ENTRY = "duplicate_manifest_entry"
+    TAG_MANIFEST_INVALID = "tag_manifest_invalid"
+    FETCH_INVALID = "fetch_invalid"
     # Warnings (the bag stays valid)
     NON_STANDARD_PATH = "non_standard_path"
+    NAME_COLLISION = "name_collision"
+    NORMALIZATION_MISMATCH = "normalization_mismatch"
+    UNLISTED_TAG_FILE = "unlisted_tag_file"
     # Errors (could not verify)
     NOT_FOUND = "not_found"
     ACCESS_DENIED = "access_denied"
     OBJECT_CHANGED = "object_changed"
     SOURCE_UNAVAILABLE = "source_unavailable"
     BAD_EVENT = "bad_event"
+    TIMEOUT = "timeout"
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,10 @@ _BAGIT_LINE_2 = re.compile(r"Tag-File-Character-Encoding: (\S+)")
 _MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(.+)")
 # RFC 8493 §2.1.3: only CR, LF and % itself are percent-encoded in manifest paths.
 _PERCENT = re.compile(r"%(0[DdAa]|25)")
+_FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
+_ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+# A label (no colon, no surrounding whitespace), a colon, exactly one space or tab, then the value.
+_BAG_INFO_LINE = re.compile(r"([^:\s](?:[^:]*[^:\s])?):[ \t](.*)")
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,15 @@ class Manifest:
 
     path: str
     algorithm: str
+    is_tag: bool = False
     entries: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FetchEntry:
+    url: str
+    length: int | None
+    path: str
 
 
 def split_lines(text: str) -> list[str]:
@@ -67,6 +79,9 @@ def parse_bagit_txt(data: bytes) -> tuple[BagDeclaration | None, list[Problem]]:
 
 
 def decode_tag_file(data: bytes, encoding: str, path: str) -> tuple[str | None, list[Problem]]:
+    """The tag file's text in the declared encoding (§2.1.1); a BOM or undecodable bytes are problems."""
+    if data.startswith(codecs.BOM_UTF8) or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None, [Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path)]
     try:
         return data.decode(encoding), []
     except UnicodeDecodeError as error:
@@ -77,9 +92,15 @@ def decode_manifest_path(raw: str) -> str:
     return _PERCENT.sub(lambda m: {"0d": "\r", "0a": "\n", "25": "%"}[m.group(1).lower()], raw)
 
 
-def parse_manifest(text: str, path: str, algorithm: str) -> tuple[Manifest, list[Problem], list[Problem]]:
-    """`checksum <spaces or tabs> path` lines. Returns the manifest, problems and warnings."""
-    manifest = Manifest(path, algorithm)
+def parse_manifest(
+    text: str, path: str, algorithm: str, *, strict: bool = True
+) -> tuple[Manifest, list[Problem], list[Problem]]:
+    """`checksum <spaces or tabs> path` lines (§2.1.3). Returns the manifest, problems and warnings.
+
+    `strict` (BagIt 1.0): a file listed twice, even with the same checksum, is a problem; before
+    1.0 an identical repeat is only a warning.
+    """
+    manifest = Manifest(path, algorithm, is_tag=path.startswith("tagmanifest-"))
     problems: list[Problem] = []
     warnings: list[Problem] = []
     for number, line in enumerate(split_lines(text), start=1):
@@ -103,42 +124,88 @@ def parse_manifest(text: str, path: str, algorithm: str) -> tuple[Manifest, list
             )
             file_path = file_path[2:]
         previous = manifest.entries.get(file_path)
-        if previous is not None and previous != checksum:
-            problems.append(
-                Problem(
-                    Kind.MANIFEST_LINE_INVALID,
-                    f"{path} lists {file_path} twice with different checksums",
-                    file_path,
-                    {"manifest": path},
-                )
+        if previous is not None:
+            repeat = Problem(
+                Kind.DUPLICATE_MANIFEST_ENTRY,
+                f"{path} lists {file_path} more than once"
+                + (" with different checksums" if previous != checksum else ""),
+                file_path,
+                {"manifest": path},
             )
+            (problems if strict or previous != checksum else warnings).append(repeat)
         manifest.entries[file_path] = checksum
     return manifest, problems, warnings
 
 
-def parse_bag_info(text: str) -> tuple[list[tuple[str, str]], list[Problem]]:
-    """`Label: value` lines; lines starting with whitespace continue the previous value (§2.2.2)."""
-    tags: list[tuple[str, str]] = []
+def parse_fetch(text: str) -> tuple[list[FetchEntry], list[Problem]]:
+    """`URL LENGTH FILENAME` lines (§2.2.3): URL absolute, LENGTH octets or '-'."""
+    entries: list[FetchEntry] = []
     problems: list[Problem] = []
     for number, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
-            continue
-        if line[0] in " \t" and tags:
-            label, value = tags[-1]
-            tags[-1] = (label, f"{value} {line.strip()}")
-        elif ":" in line:
-            label, value = line.split(":", 1)
-            tags.append((label.strip(), value.strip()))
-        else:
+        match = _FETCH_LINE.fullmatch(line)
+        if not match:
             problems.append(
                 Problem(
-                    Kind.BAG_INFO_INVALID, f"bag-info.txt line {number} is not 'Label: value'", "bag-info.txt"
+                    Kind.FETCH_INVALID, f"fetch.txt line {number} is not 'URL LENGTH FILENAME'", "fetch.txt"
                 )
             )
-    return tags, problems
+            continue
+        url, length, raw_path = match.groups()
+        if not _ABSOLUTE_URL.match(url):
+            problems.append(
+                Problem(
+                    Kind.FETCH_INVALID,
+                    f"fetch.txt line {number}: {url!r} is not an absolute URL",
+                    "fetch.txt",
+                )
+            )
+        if length != "-" and not length.isdigit():
+            problems.append(
+                Problem(
+                    Kind.FETCH_INVALID,
+                    f"fetch.txt line {number}: length {length!r} is not a number of octets or '-'",
+                    "fetch.txt",
+                )
+            )
+            continue
+        entries.append(
+            FetchEntry(url, None if length == "-" else int(length), decode_manifest_path(raw_path))
+        )
+    return entries, problems
+
+
+def parse_bag_info(
+    text: str, name: str = "bag-info.txt"
+) -> tuple[list[tuple[str, str]], list[Problem], list[Problem]]:
+    """`Label: value` lines (§2.2.2): a label, a colon, one space or tab, the value; lines that begin
+    with whitespace continue the previous value."""
+    tags: list[tuple[str, str]] = []
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if not line.strip():
+            warnings.append(Problem(Kind.NON_STANDARD_PATH, f"{name} line {number} is blank", name))
+            continue
+        if line[:1] in (" ", "\t"):
+            if not tags:
+                problems.append(
+                    Problem(Kind.BAG_INFO_INVALID, f"{name} line {number} continues nothing", name)
+                )
+                continue
+            label, value = tags[-1]
+            tags[-1] = (label, f"{value} {line.strip()}")
+            continue
+        match = _BAG_INFO_LINE.fullmatch(line)
+        if not match:
+            problems.append(
+                Problem(Kind.BAG_INFO_INVALID, f"{name} line {number} is not 'Label: value': {line!r}", name)
+            )
+            continue
+        tags.append((match.group(1), match.group(2)))
+    return tags, problems, warnings
 
 
 def parse_payload_oxum(value: str) -> tuple[int, int] | None:
     """`octets.streams`, or None when malformed."""
-    match = re.fullmatch(r"(\d+)\.(\d+)", value.strip())
+    match = re.fullmatch(r"(\d+)\.(\d+)", value)
     return (int(match.group(1)), int(match.group(2))) if match else None

@@ -1,0 +1,415 @@
+"""RFC 8493 checks over what one pass through the archive found. Every problem is named; none stops the rest.
+
+Section numbers refer to RFC 8493. Where BagIt 0.93-0.97 differ, the declared version's rules apply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from bagverify.bag.layout import PAYLOAD_DIR, ManifestName, is_payload
+from bagverify.bag.tag_files import (
+    FetchEntry,
+    Manifest,
+    decode_tag_file,
+    parse_bag_info,
+    parse_bagit_txt,
+    parse_fetch,
+    parse_manifest,
+    parse_payload_oxum,
+)
+from bagverify.checksums import hashlib_name
+from bagverify.verdict import Kind, Problem
+
+KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
+RFC_8493 = (1, 0)
+# Tag files bagverify parses, so keeps in memory while streaming the archive.
+PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
+_UNSAFE_PATH = re.compile(r"(^/)|(^~)|(^[A-Za-z]:)|(\\)|((^|/)\.\.(/|$))")
+
+
+@dataclass
+class BagContents:
+    """What one pass over the archive found, keyed by path relative to the bag root."""
+
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    unreadable: set[str] = field(default_factory=set)
+    tag_contents: dict[str, bytes] = field(default_factory=dict)
+    has_payload_dir: bool = False
+
+
+class Findings:
+    """Problems (the bag is invalid) and warnings (valid, but not strictly so), in the order found."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+
+    def problem(self, kind: Kind, message: str, path: str | None = None, **details: Any) -> None:
+        self.problems.append(Problem(kind, message, path, details))
+
+    def warning(self, kind: Kind, message: str, path: str | None = None, **details: Any) -> None:
+        self.warnings.append(Problem(kind, message, path, details))
+
+    def extend(self, problems: list[Problem], warnings: list[Problem] = ()) -> None:  # type: ignore[assignment]
+        self.problems.extend(problems)
+        self.warnings.extend(warnings)
+
+
+def check_bag(contents: BagContents, manifest_names: list[ManifestName], findings: Findings) -> None:
+    version, encoding = _check_bagit_txt(contents, findings)
+    present = _PresentFiles(contents.sizes)
+    present.warn_about_collisions(findings)
+    if not contents.has_payload_dir:
+        findings.problem(Kind.NO_PAYLOAD_DIR, "the bag has no payload directory data/", PAYLOAD_DIR)
+
+    payload_names = [m for m in manifest_names if not m.is_tag]
+    tag_names = [m for m in manifest_names if m.is_tag]
+    if not payload_names:
+        findings.problem(Kind.NO_PAYLOAD_MANIFEST, "the bag has no payload manifest (manifest-<alg>.txt)")
+    payload_manifests = _read_manifests(contents, payload_names, encoding, version, findings)
+    tag_manifests = _read_manifests(contents, tag_names, encoding, version, findings)
+    fetch_entries = _read_fetch(contents, encoding, findings)
+
+    fetched_later = {entry.path: entry for entry in fetch_entries}
+    _check_listed_files(contents, present, payload_manifests, fetched_later, findings, payload=True)
+    _check_every_payload_file_listed(present, payload_manifests, version, findings)
+    _check_tag_manifest_rules(tag_manifests, payload_names, present, version, findings)
+    _check_listed_files(contents, present, tag_manifests, {}, findings, payload=False)
+    _check_fetch(fetch_entries, payload_manifests, present, findings)
+    _check_bag_info(contents, encoding, version, findings)
+
+
+# -- bagit.txt (§2.1.1) ----------------------------------------------------------
+
+
+def _check_bagit_txt(contents: BagContents, findings: Findings) -> tuple[tuple[int, int], str]:
+    """The declared version and tag-file encoding (1.0 and UTF-8 when they can't be read)."""
+    data = contents.tag_contents.get("bagit.txt")
+    if data is None:
+        if "bagit.txt" not in contents.unreadable:
+            findings.problem(Kind.BAGIT_TXT_INVALID, "bagit.txt is missing", "bagit.txt")
+        return RFC_8493, "utf-8"
+    declaration, problems = parse_bagit_txt(data)
+    findings.extend(problems)
+    if declaration is None:
+        return RFC_8493, "utf-8"
+    if declaration.version not in KNOWN_VERSIONS:
+        major, minor = declaration.version
+        findings.problem(
+            Kind.BAGIT_TXT_INVALID,
+            f"BagIt-Version {major}.{minor} is not one bagverify knows (0.93-0.97, 1.0)",
+            "bagit.txt",
+        )
+    return declaration.version, declaration.encoding
+
+
+# -- names: exact, or equal after Unicode normalization (§6.1.1) ----------------------
+
+
+class _PresentFiles:
+    """The files in the archive, found by exact name or, failing that, by NFC-normalized name.
+
+    Zippers on macOS store names in NFD while manifests written elsewhere are NFC (or the
+    reverse): the same file, so it is matched, with a warning naming both forms.
+    """
+
+    def __init__(self, sizes: dict[str, int]) -> None:
+        self.paths = set(sizes)
+        self._by_nfc: dict[str, list[str]] = defaultdict(list)
+        for path in sorted(self.paths):
+            self._by_nfc[unicodedata.normalize("NFC", path)].append(path)
+
+    def find(self, listed: str) -> str | None:
+        if listed in self.paths:
+            return listed
+        candidates = self._by_nfc.get(unicodedata.normalize("NFC", listed), [])
+        return candidates[0] if len(candidates) == 1 else None
+
+    def warn_about_collisions(self, findings: Findings) -> None:
+        by_folded: dict[str, list[str]] = defaultdict(list)
+        for path in sorted(self.paths):
+            by_folded[unicodedata.normalize("NFC", path).casefold()].append(path)
+        for paths in by_folded.values():
+            if len(paths) > 1:
+                findings.warning(
+                    Kind.NAME_COLLISION,
+                    f"names differ only by case or Unicode normalization: {', '.join(paths)}; "
+                    "they collide on case-insensitive or normalizing file systems",
+                    paths[0],
+                    paths=paths,
+                )
+
+
+# -- manifests (§2.1.3, §2.2.1, §3) ------------------------------------------------
+
+
+def _read_manifests(
+    contents: BagContents,
+    names: list[ManifestName],
+    encoding: str,
+    version: tuple[int, int],
+    findings: Findings,
+) -> list[Manifest]:
+    manifests = []
+    for name in names:
+        data = contents.tag_contents.get(name.path)
+        if data is None:  # unreadable member, already reported
+            continue
+        text, problems = decode_tag_file(data, encoding, name.path)
+        findings.extend(problems)
+        if text is None:
+            continue
+        manifest, problems, warnings = parse_manifest(
+            text, name.path, name.algorithm, strict=version >= RFC_8493
+        )
+        findings.extend(problems, warnings)
+        _check_entries(manifest, findings)
+        manifests.append(manifest)
+    return manifests
+
+
+def _check_entries(manifest: Manifest, findings: Findings) -> None:
+    """Paths safe (§5.1) and, for payload manifests, under data/; checksums of the algorithm's length."""
+    constructor = hashlib_name(manifest.algorithm)
+    digest_hex_length = hashlib.new(constructor).digest_size * 2 if constructor else None
+    if digest_hex_length == 0:  # shake_*: variable length
+        digest_hex_length = None
+    for path, checksum in list(manifest.entries.items()):
+        if _UNSAFE_PATH.search(path):
+            findings.problem(
+                Kind.UNSAFE_PATH,
+                f"{manifest.path} lists {path!r}: absolute, '..', '~' or drive-letter paths are not allowed",
+                path,
+                manifest=manifest.path,
+            )
+            del manifest.entries[path]
+        elif not manifest.is_tag and not is_payload(path):
+            findings.problem(
+                Kind.MANIFEST_LINE_INVALID,
+                f"{manifest.path} lists {path}, which is outside data/",
+                path,
+                manifest=manifest.path,
+            )
+            del manifest.entries[path]
+        elif digest_hex_length and len(checksum) != digest_hex_length:
+            findings.problem(
+                Kind.MANIFEST_LINE_INVALID,
+                f"{manifest.path}: the {manifest.algorithm} checksum of {path} has "
+                f"{len(checksum)} hex digits, not {digest_hex_length}",
+                path,
+                manifest=manifest.path,
+            )
+
+
+def _check_listed_files(
+    contents: BagContents,
+    present: _PresentFiles,
+    manifests: list[Manifest],
+    fetched_later: dict[str, FetchEntry],
+    findings: Findings,
+    *,
+    payload: bool,
+) -> None:
+    """Every listed file is in the archive and has the listed checksum."""
+    missing_reported: set[str] = set()
+    for manifest in manifests:
+        for listed, expected in manifest.entries.items():
+            actual_path = present.find(listed)
+            if actual_path is None:
+                if listed not in missing_reported:
+                    missing_reported.add(listed)
+                    _report_missing(listed, manifest, fetched_later.get(listed), findings)
+                continue
+            if actual_path != listed and payload:
+                findings.warning(
+                    Kind.NORMALIZATION_MISMATCH,
+                    f"{manifest.path} lists {listed!r}, the archive holds {actual_path!r} "
+                    "(same name, different Unicode normalization)",
+                    actual_path,
+                )
+            actual = contents.digests.get(actual_path, {}).get(manifest.algorithm)
+            if actual is None:  # unreadable member or unsupported algorithm, already reported
+                continue
+            if actual != expected:
+                findings.problem(
+                    Kind.CHECKSUM_MISMATCH,
+                    f"{actual_path}: {manifest.algorithm} is {actual}, {manifest.path} says {expected}",
+                    actual_path,
+                    algorithm=manifest.algorithm,
+                    expected=expected,
+                    actual=actual,
+                    manifest=manifest.path,
+                )
+
+
+def _report_missing(path: str, manifest: Manifest, fetch: FetchEntry | None, findings: Findings) -> None:
+    if fetch is not None:
+        findings.problem(
+            Kind.MISSING_FILE,
+            f"{path} is to be fetched from {fetch.url} (fetch.txt) and is not in the archive: "
+            "the bag is incomplete (bagverify never follows fetch URLs)",
+            path,
+            manifest=manifest.path,
+            fetch_url=fetch.url,
+        )
+    else:
+        findings.problem(
+            Kind.MISSING_FILE,
+            f"{path} is listed in {manifest.path} but not in the bag",
+            path,
+            manifest=manifest.path,
+        )
+
+
+def _check_every_payload_file_listed(
+    present: _PresentFiles, manifests: list[Manifest], version: tuple[int, int], findings: Findings
+) -> None:
+    """Every payload file is listed: in every payload manifest from 1.0 on, in at least one before."""
+    if not manifests:
+        return
+    listed_nfc = [{unicodedata.normalize("NFC", path) for path in m.entries} for m in manifests]
+    for path in sorted(p for p in present.paths if is_payload(p)):
+        key = unicodedata.normalize("NFC", path)
+        absent = [m.path for m, listed in zip(manifests, listed_nfc, strict=True) if key not in listed]
+        if len(absent) == len(manifests):
+            findings.problem(Kind.UNLISTED_FILE, f"{path} is in the bag but in no payload manifest", path)
+        elif absent and version >= RFC_8493:
+            findings.problem(
+                Kind.NOT_IN_EVERY_MANIFEST,
+                f"{path} is missing from {', '.join(absent)} "
+                "(BagIt 1.0: every payload manifest lists every file)",
+                path,
+                manifests=absent,
+            )
+
+
+def _check_tag_manifest_rules(
+    tag_manifests: list[Manifest],
+    payload_names: list[ManifestName],
+    present: _PresentFiles,
+    version: tuple[int, int],
+    findings: Findings,
+) -> None:
+    """§2.2.1: a tag manifest lists every payload manifest, no tag manifest and nothing under data/."""
+    tag_files = sorted(p for p in present.paths if not is_payload(p) and not p.startswith("tagmanifest-"))
+    for manifest in tag_manifests:
+        for path in sorted(manifest.entries):
+            if is_payload(path):
+                findings.problem(
+                    Kind.TAG_MANIFEST_INVALID,
+                    f"{manifest.path} lists payload file {path}",
+                    path,
+                    manifest=manifest.path,
+                )
+            elif (name := ManifestName.parse(path)) is not None and name.is_tag:
+                findings.problem(
+                    Kind.TAG_MANIFEST_INVALID,
+                    f"{manifest.path} lists tag manifest {path}",
+                    path,
+                    manifest=manifest.path,
+                )
+        if version >= RFC_8493:
+            for payload_manifest in payload_names:
+                if payload_manifest.path not in manifest.entries:
+                    findings.problem(
+                        Kind.TAG_MANIFEST_INVALID,
+                        f"{manifest.path} does not list payload manifest {payload_manifest.path}",
+                        payload_manifest.path,
+                        manifest=manifest.path,
+                    )
+        for path in tag_files:
+            if path not in manifest.entries and ManifestName.parse(path) is None:
+                findings.warning(
+                    Kind.UNLISTED_TAG_FILE,
+                    f"tag file {path} is not in {manifest.path}",
+                    path,
+                    manifest=manifest.path,
+                )
+
+
+# -- fetch.txt (§2.2.3) ------------------------------------------------------------
+
+
+def _read_fetch(contents: BagContents, encoding: str, findings: Findings) -> list[FetchEntry]:
+    data = contents.tag_contents.get("fetch.txt")
+    if data is None:
+        return []
+    text, problems = decode_tag_file(data, encoding, "fetch.txt")
+    findings.extend(problems)
+    if text is None:
+        return []
+    entries, problems = parse_fetch(text)
+    findings.extend(problems)
+    return entries
+
+
+def _check_fetch(
+    entries: list[FetchEntry], payload_manifests: list[Manifest], present: _PresentFiles, findings: Findings
+) -> None:
+    for entry in entries:
+        if not is_payload(entry.path):
+            findings.problem(
+                Kind.FETCH_INVALID, f"fetch.txt lists {entry.path}, which is not a payload file", entry.path
+            )
+            continue
+        absent = [m.path for m in payload_manifests if entry.path not in m.entries]
+        if absent:
+            findings.problem(
+                Kind.FETCH_INVALID,
+                f"fetch.txt lists {entry.path}, which is not in {', '.join(absent)}",
+                entry.path,
+                manifests=absent,
+            )
+            if present.find(entry.path) is None and len(absent) == len(payload_manifests):
+                # Not in any manifest, so the manifest check will not name it as missing.
+                findings.problem(
+                    Kind.MISSING_FILE,
+                    f"{entry.path} is to be fetched from {entry.url} (fetch.txt) and is not in the archive",
+                    entry.path,
+                    fetch_url=entry.url,
+                )
+
+
+# -- bag-info.txt (§2.2.2) ---------------------------------------------------------
+
+
+def _check_bag_info(
+    contents: BagContents, encoding: str, version: tuple[int, int], findings: Findings
+) -> None:
+    name = "bag-info.txt"
+    if name not in contents.tag_contents and version < (0, 95):
+        name = "package-info.txt"  # its name before BagIt 0.95
+    data = contents.tag_contents.get(name)
+    if data is None:
+        return
+    text, problems = decode_tag_file(data, encoding, name)
+    findings.extend(problems)
+    if text is None:
+        return
+    tags, problems, warnings = parse_bag_info(text, name)
+    findings.extend(problems, warnings)
+    oxums = [value for label, value in tags if label == "Payload-Oxum"]
+    if len(oxums) > 1:
+        findings.problem(Kind.BAG_INFO_INVALID, f"{name} repeats Payload-Oxum ({len(oxums)} times)", name)
+    payload_files = [path for path in contents.sizes if is_payload(path)]
+    actual = (sum(contents.sizes[path] for path in payload_files), len(payload_files))
+    for value in oxums:
+        oxum = parse_payload_oxum(value)
+        if oxum is None:
+            findings.problem(Kind.BAG_INFO_INVALID, f"Payload-Oxum {value!r} is not 'octets.streams'", name)
+        elif oxum != actual:
+            # Reported beside, never instead of, the per-file checks.
+            findings.problem(
+                Kind.PAYLOAD_OXUM_MISMATCH,
+                f"Payload-Oxum says {oxum[0]}.{oxum[1]}, the payload is {actual[0]}.{actual[1]}",
+                name,
+                expected=f"{oxum[0]}.{oxum[1]}",
+                actual=f"{actual[0]}.{actual[1]}",
+            )

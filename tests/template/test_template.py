@@ -1,0 +1,316 @@
+"""Checks of the deployment artefacts: template.yaml, the state machine and what `sam build` makes.
+
+Self-contained (no conftest). The linters and `sam build` run as subprocesses from the repository root
+with SAM telemetry off and a default region. The asl-validator test needs `npm ci` to have been run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+ASL = ROOT / "statemachines" / "verify_bag.asl.json"
+FUNCTION_DIR = ROOT / "functions" / "verify_bag"
+VENV_BIN = Path(sys.executable).parent
+
+ALLOWED_FUNCTION_ACTIONS = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish"}
+# Retrying these would re-run a verification that failed for a reason that does not go away.
+NEVER_RETRIED = {"States.ALL", "States.TaskFailed"}
+VERDICT_STATUSES = ("valid", "invalid", "error")
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["SAM_CLI_TELEMETRY"] = "0"
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    if "PYENV_VERSION" not in env and shutil.which("pyenv"):
+        # sam build runs `python3.12`; with pyenv shims it exists only if a 3.12 version is active.
+        versions = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+        ).stdout.split()
+        if versions:
+            env["PYENV_VERSION"] = ":".join(versions)
+    return env
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=str(VENV_BIN)) or shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"{name} not found in {VENV_BIN} nor on PATH: install the dev extras (pip install -e .[dev])"
+        )
+    return path
+
+
+def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _explain(result: subprocess.CompletedProcess[str]) -> str:
+    return f"`{' '.join(result.args)}` exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+
+
+def _walk(node: Any) -> Any:
+    """Every node of a parsed template fragment, depth first."""
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_cfn_yaml(str(TEMPLATE))
+
+
+@pytest.fixture(scope="module")
+def asl() -> dict[str, Any]:
+    return json.loads(ASL.read_text(encoding="utf-8"))
+
+
+def _resources_of_type(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    found = {name: res for name, res in template["Resources"].items() if res.get("Type") == type_}
+    assert found, f"template.yaml has no {type_}"
+    return found
+
+
+def _function(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Resources"]["VerifyBagFunction"]["Properties"]
+
+
+def _function_setting(template: dict[str, Any], name: str) -> Any:
+    """A function property as deployed: the function's own value, else the Globals one."""
+    own = _function(template).get(name)
+    if own is not None:
+        return own
+    return template.get("Globals", {}).get("Function", {}).get(name)
+
+
+def _tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
+    assert tasks, "the state machine has no Task state"
+    return tasks
+
+
+# --- linters and validators ----------------------------------------------------------------------
+
+
+def test_sam_validate_lint() -> None:
+    result = _run([_tool("sam"), "validate", "--lint", "--template", str(TEMPLATE)])
+    assert result.returncode == 0, _explain(result)
+
+
+def test_cfn_lint() -> None:
+    result = _run([_tool("cfn-lint"), "template.yaml"])
+    assert result.returncode == 0, _explain(result)
+
+
+def test_asl_validator() -> None:
+    if not (ROOT / "node_modules" / ".bin" / "asl-validator").exists():
+        pytest.fail("node_modules/.bin/asl-validator is missing: run `npm ci` in the repository root first")
+    npx = shutil.which("npx")
+    if npx is None:
+        pytest.fail("npx not found: install Node.js, then run `npm ci` in the repository root")
+    result = _run([npx, "--no-install", "asl-validator", "--json-path", str(ASL.relative_to(ROOT))])
+    assert result.returncode == 0, _explain(result)
+
+
+@pytest.mark.sam_build
+def test_sam_build(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    result = _run(
+        [
+            _tool("sam"),
+            "build",
+            "--template",
+            "template.yaml",
+            "--build-dir",
+            str(build_dir),
+            # samconfig.toml asks for cached builds, whose dependency cache is ./.aws-sam/deps whatever
+            # --cache-dir says: build from scratch instead, leaving the working tree as it was.
+            "--no-cached",
+        ],
+        timeout=900,
+    )
+    assert result.returncode == 0, _explain(result)
+
+    layer = build_dir / "EngineLayer" / "python"
+    for expected in (
+        "bagverify/verify.py",
+        "bagit.py",
+        "aws_lambda_powertools/__init__.py",
+        "boto3/__init__.py",
+    ):
+        assert (layer / expected).is_file(), f"built layer lacks python/{expected}"
+
+    function = build_dir / "VerifyBagFunction"
+    assert (function / "app.py").is_file(), "built function lacks app.py"
+    for source in FUNCTION_DIR.glob("*.py"):
+        assert (function / source.name).is_file(), f"built function lacks {source.name}"
+    # Dependencies belong to the layer only: nothing may be pip-installed into the function as well.
+    for duplicate in ("bagverify", "bagit.py", "boto3", "aws_lambda_powertools"):
+        assert not (function / duplicate).exists(), (
+            f"{duplicate} is packaged in the function, not only the layer"
+        )
+
+
+# --- template structure --------------------------------------------------------------------------
+
+
+def test_function_runtime_and_architecture(template: dict[str, Any]) -> None:
+    runtime = _function_setting(template, "Runtime")
+    match = re.fullmatch(r"python3\.(\d+)", str(runtime))
+    assert match and int(match.group(1)) >= 12, f"runtime {runtime!r} is not python3.12 or newer"
+    assert _function_setting(template, "Architectures") == ["arm64"]
+
+
+def test_function_policies_are_inline_and_least_privilege(template: dict[str, Any]) -> None:
+    policies = _as_list(_function(template).get("Policies", []))
+    assert policies, "VerifyBagFunction has no Policies"
+    actions: set[str] = set()
+    for policy in policies:
+        # A string is a managed policy; a dict without Statement is a SAM policy template (S3ReadPolicy...).
+        assert isinstance(policy, dict) and "Statement" in policy, (
+            f"only inline policy documents are allowed, got {policy!r}"
+        )
+        for statement in _as_list(policy["Statement"]):
+            assert statement.get("Effect") == "Allow"
+            assert "NotAction" not in statement and "NotResource" not in statement
+            for resource in _as_list(statement["Resource"]):
+                assert resource != "*", f"statement {statement.get('Sid')} applies to every resource"
+            actions.update(_as_list(statement["Action"]))
+    assert actions <= ALLOWED_FUNCTION_ACTIONS, (
+        f"actions not allowed: {sorted(actions - ALLOWED_FUNCTION_ACTIONS)}"
+    )
+    assert actions == ALLOWED_FUNCTION_ACTIONS, (
+        f"actions missing: {sorted(ALLOWED_FUNCTION_ACTIONS - actions)}"
+    )
+
+
+def test_function_policy_names_the_bucket_without_referring_to_it(template: dict[str, Any]) -> None:
+    """!Ref/!GetAtt BagBucket in the policy would close the loop bucket → notification → function → bucket."""
+    for node in _walk(_function(template).get("Policies", [])):
+        if isinstance(node, dict):
+            assert node.get("Ref") != "BagBucket", "the function's policy uses !Ref BagBucket"
+            get_att = node.get("Fn::GetAtt")
+            assert not (get_att and str(_as_list(get_att)[0]).split(".")[0] == "BagBucket"), (
+                "the function's policy uses !GetAtt BagBucket"
+            )
+    bucket_name = template["Resources"]["BagBucket"]["Properties"]["BucketName"]
+    assert isinstance(bucket_name, dict) and "Fn::Sub" in bucket_name, (
+        "BagBucket needs an explicit !Sub BucketName"
+    )
+    name = bucket_name["Fn::Sub"]
+    expected = {f"arn:${{AWS::Partition}}:s3:::{name}", f"arn:${{AWS::Partition}}:s3:::{name}/*"}
+    s3_resources = {
+        resource["Fn::Sub"]
+        for policy in _as_list(_function(template)["Policies"])
+        for statement in _as_list(policy["Statement"])
+        if any(str(action).startswith("s3:") for action in _as_list(statement["Action"]))
+        for resource in _as_list(statement["Resource"])
+        if isinstance(resource, dict) and "Fn::Sub" in resource
+    }
+    assert s3_resources == expected, (
+        f"S3 statements must name the bucket as BagBucket does: {sorted(expected)}"
+    )
+
+
+def test_topic_is_encrypted(template: dict[str, Any]) -> None:
+    for name, topic in _resources_of_type(template, "AWS::SNS::Topic").items():
+        assert topic.get("Properties", {}).get("KmsMasterKeyId"), f"{name} has no KmsMasterKeyId"
+
+
+def test_bucket_is_versioned_encrypted_and_private(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["BagBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"]["Status"] == "Enabled"
+    rules = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    block = bucket["PublicAccessBlockConfiguration"]
+    for setting in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"):
+        assert block[setting] is True, f"PublicAccessBlockConfiguration.{setting} is not true"
+
+
+def test_s3_event_filters_zip_uploads_under_prefix(template: dict[str, Any]) -> None:
+    s3_events = [e for e in _function(template).get("Events", {}).values() if e.get("Type") == "S3"]
+    assert len(s3_events) == 1, "VerifyBagFunction needs exactly one S3 event"
+    properties = s3_events[0]["Properties"]
+    assert properties["Bucket"] == {"Ref": "BagBucket"}
+    assert "s3:ObjectCreated:*" in _as_list(properties["Events"])
+    rules = {rule["Name"]: rule["Value"] for rule in properties["Filter"]["S3Key"]["Rules"]}
+    assert rules.get("suffix") == ".zip"
+    assert rules.get("prefix") == {"Ref": "BagPrefix"}
+    assert "BagPrefix" in template["Parameters"]
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    values = [output["Value"] for output in template["Outputs"].values()]
+    assert {"Ref": "BagBucket"} in values
+    assert {"Ref": "VerdictTopic"} in values
+    assert {"Fn::GetAtt": ["VerifyBagFunction", "Arn"]} in values
+    assert {"Ref": "VerifyBagStateMachine"} in values
+
+
+def test_state_machine_resource_matches_definition(template: dict[str, Any], asl: dict[str, Any]) -> None:
+    machine = _resources_of_type(template, "AWS::Serverless::StateMachine")["VerifyBagStateMachine"]
+    properties = machine["Properties"]
+    assert (ROOT / properties["DefinitionUri"]).resolve() == ASL
+    placeholders = set(re.findall(r"\$\{(\w+)\}", ASL.read_text(encoding="utf-8")))
+    assert placeholders == set(properties.get("DefinitionSubstitutions", {})), (
+        "every ${...} in the definition needs a DefinitionSubstitutions entry, and no more"
+    )
+
+
+# --- state machine -------------------------------------------------------------------------------
+
+
+def test_tasks_never_retry_task_failures(asl: dict[str, Any]) -> None:
+    """An invalid bag is a normal return; a failed verification must not be re-run (States.ALL/TaskFailed)."""
+    for name, task in _tasks(asl).items():
+        retried = {error for retrier in task.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert not retried & NEVER_RETRIED, f"{name} retries {sorted(retried & NEVER_RETRIED)}"
+
+
+def test_choice_routes_each_status_to_its_own_state(asl: dict[str, Any]) -> None:
+    choices = [
+        state
+        for state in asl["States"].values()
+        if state["Type"] == "Choice" and any(rule.get("Variable") == "$.status" for rule in state["Choices"])
+    ]
+    assert len(choices) == 1, "expected one Choice state on $.status"
+    targets = {
+        rule["StringEquals"]: rule["Next"]
+        for rule in choices[0]["Choices"]
+        if rule.get("Variable") == "$.status" and "StringEquals" in rule
+    }
+    missing = [status for status in VERDICT_STATUSES if status not in targets]
+    assert not missing, f"no branch for status {missing}"
+    routed = [targets[status] for status in VERDICT_STATUSES]
+    assert len(set(routed)) == len(routed), (
+        f"statuses share a state: {dict(zip(VERDICT_STATUSES, routed, strict=True))}"
+    )
+    for state in routed:
+        assert state in asl["States"], f"branch target {state} does not exist"
