@@ -70,12 +70,36 @@ def test_seek_to_current_position_costs_nothing(client, s3, bucket) -> None:  # 
 
 def test_overwrite_during_read_is_object_changed_never_mixed(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
     s3.put_object(Bucket=bucket, Key="k", Body=b"A" * (512 * KiB))
-    f = S3RangedFile(client, bucket, "k", part_size=64 * KiB, tail_size=64 * KiB)
+    # No read-ahead: the GET after the overwrite is certain to be a new one.
+    f = S3RangedFile(client, bucket, "k", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=0)
     assert f.read(10) == b"A" * 10
     s3.put_object(Bucket=bucket, Key="k", Body=b"B" * (512 * KiB))
     f.seek(200 * KiB)
     with pytest.raises(ObjectChanged):
         f.read(10)
+
+
+def test_read_ahead_fetches_parts_in_parallel_and_in_order(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(2048 * KiB)
+    s3.put_object(Bucket=bucket, Key="ra", Body=data)
+    f = S3RangedFile(client, bucket, "ra", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=4)
+    out = bytearray()
+    while chunk := f.read(3000):
+        out += chunk
+    assert bytes(out) == data
+    assert f.get_requests == 2048 // 64  # the tail, then each other part exactly once
+    assert f.bytes_received == len(data)
+
+
+def test_skipping_forward_drops_parts_behind(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(1024 * KiB)
+    s3.put_object(Bucket=bucket, Key="skip", Body=data)
+    f = S3RangedFile(client, bucket, "skip", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=3)
+    assert f.read(10) == data[:10]
+    f.seek(500 * KiB)  # beyond the parts in flight: a new run starts there
+    assert f.read(100 * KiB) == data[500 * KiB : 600 * KiB]
+    f.seek(100)  # backwards: refetched, still correct
+    assert f.read(10) == data[100:110]
 
 
 def test_versioned_bucket_pins_the_version_first_seen(client, s3, versioned_bucket) -> None:  # type: ignore[no-untyped-def]

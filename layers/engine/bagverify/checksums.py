@@ -1,9 +1,27 @@
-"""Several digests of one byte stream, computed in one pass over its chunks."""
+"""Several digests of one byte stream, computed in one pass over its chunks.
+
+For large members the digests run on their own threads, one per algorithm, while the
+caller's thread reads and inflates the next chunk: hashlib and zlib release the GIL on
+large buffers, so inflating, sha256 and sha512 of one file keep several cores busy. Small
+members are hashed inline, where a thread hand-off would cost more than it saves.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+# Chunks hashed inline before the rest of a member goes to the hashing threads.
+INLINE_BYTES = 1024 * 1024
+# Chunks handed to the hashing threads but not yet hashed, at most: bounds memory and lag.
+MAX_CHUNKS_IN_FLIGHT = 3
+
+_executors: dict[str, ThreadPoolExecutor] = {}
+_executors_lock = threading.Lock()
 
 
 def hashlib_name(algorithm: str) -> str | None:
@@ -21,7 +39,38 @@ def hashlib_name(algorithm: str) -> str | None:
 def digest_chunks(chunks: Iterable[bytes], algorithms: Iterable[str]) -> dict[str, str]:
     """Lowercase hex digest per algorithm; `algorithms` must be names `hashlib_name` accepted."""
     hashers = {algorithm: hashlib.new(hashlib_name(algorithm) or algorithm) for algorithm in algorithms}
-    for chunk in chunks:
+    iterator = iter(chunks)
+    inline = 0
+    for chunk in iterator:
         for hasher in hashers.values():
             hasher.update(chunk)
+        inline += len(chunk)
+        if inline >= INLINE_BYTES and hashers:
+            _digest_on_threads(iterator, hashers)
+            break
     return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
+
+
+def _digest_on_threads(chunks: Iterable[bytes], hashers: dict[str, Any]) -> None:
+    """Feed the rest of `chunks` to one thread per algorithm, in order, a few chunks ahead at most."""
+    # One single-threaded executor per algorithm keeps each hasher's updates in order.
+    executors = {algorithm: _executor(algorithm) for algorithm in hashers}
+    pending: deque[list[Future[None]]] = deque()
+    try:
+        for chunk in chunks:
+            pending.append([executors[a].submit(hasher.update, chunk) for a, hasher in hashers.items()])
+            while len(pending) > MAX_CHUNKS_IN_FLIGHT:
+                for future in pending.popleft():
+                    future.result()
+    finally:
+        # Also when reading the next chunk failed: no update may still run after we return.
+        for futures in pending:
+            for future in futures:
+                future.result()
+
+
+def _executor(algorithm: str) -> ThreadPoolExecutor:
+    with _executors_lock:
+        if algorithm not in _executors:
+            _executors[algorithm] = ThreadPoolExecutor(1, thread_name_prefix=f"hash-{algorithm}")
+        return _executors[algorithm]

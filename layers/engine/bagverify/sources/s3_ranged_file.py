@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
@@ -46,6 +47,7 @@ from bagverify.sources.errors import (
     SourceError,
     SourceUnavailable,
 )
+from bagverify.sources.read_ahead import Part, ReadAhead, default_depth
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -63,21 +65,6 @@ _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, Urllib3HTTPError, ConnectionError)
 
 
-@dataclass(frozen=True)
-class _Window:
-    """Bytes [start, start + len(data)) of the object, held in memory."""
-
-    start: int
-    data: bytes
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.data)
-
-    def holds(self, position: int) -> bool:
-        return self.start <= position < self.end
-
-
 class S3RangedFile(io.RawIOBase):
     """Seekable read-only view of one S3 object version, read by large ranged GETs."""
 
@@ -90,13 +77,19 @@ class S3RangedFile(io.RawIOBase):
         *,
         part_size: int = DEFAULT_PART_SIZE,
         tail_size: int = DEFAULT_TAIL_SIZE,
+        read_ahead: int | None = None,
     ) -> None:
+        """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default)."""
         super().__init__()
         self._client = client
         self.bucket = bucket
         self.key = key
         self.name = f"s3://{bucket}/{key}"
         self._part_size = part_size
+        self._depth = default_depth(part_size) if read_ahead is None else read_ahead
+        self._executor: ThreadPoolExecutor | None = None
+        self._read_ahead: ReadAhead | None = None
+        self._counter_lock = threading.Lock()
         self._position = 0
         self.get_requests = 0
         self.bytes_received = 0
@@ -105,7 +98,7 @@ class S3RangedFile(io.RawIOBase):
         self.size = 0
         self._pin: dict[str, str] = {"VersionId": version_id} if version_id else {}
         self._tail = self._open_tail(tail_size)
-        self._ahead = _Window(0, b"")
+        self._ahead = Part(0, b"")
 
     # -- io.RawIOBase -------------------------------------------------------
 
@@ -144,30 +137,53 @@ class S3RangedFile(io.RawIOBase):
             window = self._window_at(self._position, wanted - done)
             offset = self._position - window.start
             take = min(wanted - done, window.end - self._position)
-            out[done : done + take] = window.data[offset : offset + take]
+            out[done : done + take] = memoryview(window.data)[offset : offset + take]
             done += take
             self._position += take
         return done
 
     # -- windows ------------------------------------------------------------
 
-    def _window_at(self, position: int, wanted: int) -> _Window:
+    def _window_at(self, position: int, wanted: int) -> Part:
         for window in (self._ahead, self._tail):
             if window.holds(position):
                 return window
-        end = min(self.size, position + max(self._part_size, wanted))
-        if position < self._tail.start:
-            # The tail is already in memory: never fetch its bytes twice.
-            end = min(end, self._tail.start)
-        self._ahead = _Window(position, self._fetch(position, end))
-        return self._ahead
+        if self._read_ahead is not None and (part := self._read_ahead.take(position)):
+            self._ahead = part
+            return part
+        # Not ahead of the reader: a new sequential run starts here. Everything up to the
+        # tail (already in memory, never fetched twice) is read ahead in parts.
+        end = self._tail.start if position < self._tail.start else self.size
+        if self._depth == 0 or wanted > self._part_size:
+            stop = min(end, position + max(self._part_size, wanted))
+            self._ahead = Part(position, self._fetch(position, stop))
+            return self._ahead
+        if self._read_ahead is not None:
+            self._read_ahead.close()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._depth, thread_name_prefix="s3-read-ahead")
+        self._read_ahead = ReadAhead(
+            self._fetch, position, end, part_size=self._part_size, depth=self._depth, executor=self._executor
+        )
+        part = self._read_ahead.take(position)
+        assert part is not None  # the run starts at `position`
+        self._ahead = part
+        return part
 
-    def _open_tail(self, tail_size: int) -> _Window:
+    def close(self) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.close()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        super().close()
+
+    def _open_tail(self, tail_size: int) -> Part:
         try:
             response = self._get(f"bytes=-{tail_size}")
         except SourceError as error:
             if error.code == "InvalidRange":  # S3 answers 416 to any range on an empty object
-                return _Window(0, b"")
+                return Part(0, b"")
             raise
         match = _CONTENT_RANGE.fullmatch(response.get("ContentRange", ""))
         if match:
@@ -184,38 +200,48 @@ class S3RangedFile(io.RawIOBase):
         elif self.etag:
             self._pin = {"IfMatch": self.etag}
         data = self._read_body(response, start, self.size)
-        return _Window(start, data)
+        return Part(start, data)
 
-    def _fetch(self, start: int, end: int) -> bytes:
+    def _fetch(self, start: int, end: int) -> bytearray:
         """Bytes [start, end) in one GET, resumed from the byte reached if the body drops."""
         return self._read_body(self._get(f"bytes={start}-{end - 1}"), start, end)
 
-    def _read_body(self, response: Any, start: int, end: int) -> bytes:
-        received = bytearray()
+    def _read_body(self, response: Any, start: int, end: int) -> bytearray:
+        # Filled in place: a part is held once, not once per chunk plus once joined.
+        received = bytearray(end - start)
+        filled = 0
         resumes = 0
         while True:
             dropped: Exception | None = None
             try:
                 for chunk in response["Body"].iter_chunks(1 * MiB):
-                    received += chunk
-                    self.bytes_received += len(chunk)
+                    take = min(len(chunk), len(received) - filled)
+                    received[filled : filled + take] = chunk[:take]
+                    filled += take
+                    self._count(bytes_received=len(chunk))
             except _BODY_ERRORS as error:
                 dropped = error
-            if len(received) >= end - start:
-                return bytes(received[: end - start])
+            if filled >= end - start:
+                return received
             if dropped is None:
                 raise SourceUnavailable(
-                    f"{self.name}: short body for bytes {start}-{end - 1}: got {len(received)} bytes"
+                    f"{self.name}: short body for bytes {start}-{end - 1}: got {filled} bytes"
                 )
             resumes += 1
             if resumes > MAX_BODY_RESUMES:
                 raise SourceUnavailable(
                     f"{self.name}: connection kept dropping while reading bytes {start}-{end - 1}: {dropped}"
                 ) from dropped
-            response = self._get(f"bytes={start + len(received)}-{end - 1}")
+            response = self._get(f"bytes={start + filled}-{end - 1}")
+
+    def _count(self, *, requests: int = 0, bytes_received: int = 0) -> None:
+        # Parts are fetched on several threads at once.
+        with self._counter_lock:
+            self.get_requests += requests
+            self.bytes_received += bytes_received
 
     def _get(self, byte_range: str) -> Any:
-        self.get_requests += 1
+        self._count(requests=1)
         try:
             response = self._client.get_object(
                 Bucket=self.bucket,
