@@ -8,6 +8,7 @@ members are hashed inline, where a thread hand-off would cost more than it saves
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from collections import deque
@@ -24,6 +25,7 @@ _executors: dict[str, ThreadPoolExecutor] = {}
 _executors_lock = threading.Lock()
 
 
+@functools.cache
 def hashlib_name(algorithm: str) -> str | None:
     """The hashlib constructor name for a BagIt algorithm name (`sha3-256` → `sha3_256`), or None."""
     for candidate in (algorithm, algorithm.replace("-", "_"), algorithm.replace("-", "")):
