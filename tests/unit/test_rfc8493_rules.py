@@ -6,6 +6,7 @@ faulty tool would, then (by default) rewrites the tag manifests so only that fau
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import unicodedata
@@ -99,6 +100,40 @@ def test_tag_files_are_decoded_in_the_declared_encoding() -> None:
         refresh_tag_manifests(bag_dir)
 
     assert ("tag_file_encoding", "bag-info.txt") in problems(bag(undeclared))
+
+
+def test_a_byte_order_mark_does_not_stop_the_checks_of_its_file() -> None:
+    """A BOM in a manifest or bag-info.txt is a problem, and what the file says is still checked:
+    the broken file the manifest lists and the wrong Payload-Oxum are named too."""
+
+    def tamper(bag_dir: Path) -> None:
+        flip_byte("data/a.txt")(bag_dir)
+        edit("bag-info.txt", lambda t: t.replace("Payload-Oxum: ", "Payload-Oxum: 9"), refresh=False)(bag_dir)
+        for name in ("manifest-sha256.txt", "bag-info.txt"):
+            (bag_dir / name).write_bytes(codecs.BOM_UTF8 + (bag_dir / name).read_bytes())
+        refresh_tag_manifests(bag_dir)
+
+    assert problems(bag(tamper, algorithms=["sha256"])) == {
+        ("tag_file_encoding", "manifest-sha256.txt"),
+        ("tag_file_encoding", "bag-info.txt"),
+        ("checksum_mismatch", "data/a.txt"),
+        ("payload_oxum_mismatch", "bag-info.txt"),
+    }
+
+
+def test_bagit_txt_with_a_bom_is_still_checked_by_its_declared_version() -> None:
+    """The BOM is a problem; the bag declares 0.97, so an identical repeated manifest line stays a
+    warning (it would be a problem by 1.0's rules)."""
+
+    def tamper(bag_dir: Path) -> None:
+        (bag_dir / "bagit.txt").write_bytes(
+            codecs.BOM_UTF8 + b"BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n"
+        )
+        edit("manifest-sha256.txt", lambda t: t + t.splitlines(True)[0])(bag_dir)
+
+    verdict = bag(tamper)
+    assert problems(verdict) == {("bagit_txt_invalid", "bagit.txt")}
+    assert "duplicate_manifest_entry" in warnings(verdict)
 
 
 # -- payload manifests (§2.1.3, §3, §5.1) ------------------------------------------

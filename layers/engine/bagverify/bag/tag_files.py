@@ -15,6 +15,8 @@ _MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(.+)")
 _PERCENT = re.compile(r"%(0[DdAa]|25)")
 _FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+# UTF-8's, and UTF-16's in either byte order: tag files begin with none of them (§2.1.1).
+_BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # A label (no colon, no surrounding whitespace), a colon, exactly one space or tab, then the value.
 _BAG_INFO_LINE = re.compile(r"([^:\s](?:[^:]*[^:\s])?):[ \t](.*)")
 
@@ -51,13 +53,21 @@ def split_lines(text: str) -> list[str]:
 
 
 def parse_bagit_txt(data: bytes) -> tuple[BagDeclaration | None, list[Problem]]:
-    """bagit.txt (§2.1.1): exactly `BagIt-Version: M.N` then `Tag-File-Character-Encoding: ENC`."""
+    """bagit.txt (§2.1.1): exactly `BagIt-Version: M.N` then `Tag-File-Character-Encoding: ENC`, no BOM.
+
+    A BOM is a problem, but the declaration after it is still read: the bag is then checked by the
+    rules of the version it declares, not those of 1.0.
+    """
+    problems: list[Problem] = []
 
     def bad(message: str) -> tuple[None, list[Problem]]:
-        return None, [Problem(Kind.BAGIT_TXT_INVALID, message, "bagit.txt")]
+        return None, [*problems, Problem(Kind.BAGIT_TXT_INVALID, message, "bagit.txt")]
 
     if data.startswith(codecs.BOM_UTF8):
-        return bad("bagit.txt must not begin with a byte order mark")
+        problems.append(
+            Problem(Kind.BAGIT_TXT_INVALID, "bagit.txt must not begin with a byte order mark", "bagit.txt")
+        )
+        data = data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -75,17 +85,25 @@ def parse_bagit_txt(data: bytes) -> tuple[BagDeclaration | None, list[Problem]]:
         codecs.lookup(encoding.group(1))
     except LookupError:
         return bad(f"unknown Tag-File-Character-Encoding {encoding.group(1)!r}")
-    return BagDeclaration((int(version.group(1)), int(version.group(2))), encoding.group(1)), []
+    return BagDeclaration((int(version.group(1)), int(version.group(2))), encoding.group(1)), problems
 
 
 def decode_tag_file(data: bytes, encoding: str, path: str) -> tuple[str | None, list[Problem]]:
-    """The tag file's text in the declared encoding (§2.1.1); a BOM or undecodable bytes are problems."""
-    if data.startswith(codecs.BOM_UTF8) or data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None, [Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path)]
+    """The tag file's text in the declared encoding (§2.1.1), and its problems.
+
+    A byte order mark is a problem, but the text after it is still returned, so that the file's
+    other faults, and the files a manifest lists, are still checked: a manifest with a BOM would
+    otherwise leave every checksum in it unverified. Bytes that don't decode give no text.
+    """
     try:
-        return data.decode(encoding), []
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
+        # Also where a UTF-16 BOM begins a file declared UTF-8: the file is in another encoding.
         return None, [Problem(Kind.TAG_FILE_ENCODING, f"{path} is not valid {encoding}: {error}", path)]
+    if data.startswith(_BYTE_ORDER_MARKS):
+        bom = Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path)
+        return text.removeprefix("\ufeff"), [bom]
+    return text, []
 
 
 def decode_manifest_path(raw: str) -> str:
