@@ -18,15 +18,19 @@ FUNCTION_ID = "VerifyBagFunction"
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that keeps CloudFormation short-form tags (!Ref, !Sub, ...) as plain values."""
+    """SafeLoader that reads CloudFormation short-form tags as their long forms: !Ref x → {"Ref": "x"}."""
 
 
 def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
     if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)  # type: ignore[arg-type]
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node)
+    else:
+        value = loader.construct_mapping(node)  # type: ignore[arg-type]
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
 
 
 _CfnLoader.add_multi_constructor("!", _any_tag)
@@ -34,6 +38,27 @@ _CfnLoader.add_multi_constructor("!", _any_tag)
 
 def load_template() -> dict[str, Any]:
     return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+
+
+def function_environment(function_id: str = FUNCTION_ID) -> dict[str, str]:
+    """The function's environment variables as `sam local invoke` sets them from template.yaml.
+
+    Globals first, then the function's own; a `!Ref` to a parameter takes the parameter's default.
+    Variables whose values need a deployed stack (`!Ref` to a resource, `!GetAtt`) are left out.
+    """
+    template = load_template()
+    parameters = template.get("Parameters", {})
+    variables = {
+        **template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}),
+        **template["Resources"][function_id]["Properties"].get("Environment", {}).get("Variables", {}),
+    }
+    environment = {}
+    for name, value in variables.items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+            value = parameters[value["Ref"]].get("Default")
+        if isinstance(value, str | int | float | bool):
+            environment[name] = str(value)
+    return environment
 
 
 @dataclass
@@ -63,8 +88,8 @@ def load_handler(function_id: str = FUNCTION_ID) -> Callable[[Any, Any], Any]:
     return getattr(importlib.import_module(module_name), function_name)  # type: ignore[no-any-return]
 
 
-def invoke(event_file: str | Path, **overrides: Any) -> Any:
+def invoke(event_file: str | Path, context: LocalContext | None = None, **overrides: Any) -> Any:
     """`sam local invoke -e event_file`: the same file, the same handler, an optional override of fields."""
     event = json.loads(Path(event_file).read_text())
     event.update(overrides)
-    return load_handler()(event, LocalContext())
+    return load_handler()(event, context or LocalContext())

@@ -5,12 +5,57 @@ from __future__ import annotations
 import json
 import logging
 import os
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import boto3
+from jsonschema import Draft202012Validator
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
+MESSAGE_SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "verdict-message.schema.json"
+# SNS's limit, message body and attributes (names, types and values) together.
+SNS_MAX_BYTES = 256 * 1024
+
+
+class NotificationContractError(AssertionError):
+    """A message read back from SNS breaks the contract: the schema, the size limit or the attributes."""
+
+
+@cache
+def message_validator() -> Draft202012Validator:
+    schema = json.loads(MESSAGE_SCHEMA.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def check_notification(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Check one SNS envelope (as SQS receives it, `Message` still a string); returns the parsed message.
+
+    The message must validate against schemas/verdict-message.schema.json, fit SNS's 256 KiB with its
+    attributes, and carry the attributes `status` and `bucket` (the latter when the verdict names one).
+    """
+    body: str = envelope["Message"]
+    message = json.loads(body)
+    errors = sorted(message_validator().iter_errors(message), key=lambda error: list(error.absolute_path))
+    if errors:
+        details = "; ".join(f"{list(error.absolute_path)}: {error.message[:300]}" for error in errors[:10])
+        raise NotificationContractError(f"SNS message breaks {MESSAGE_SCHEMA.name}: {details}")
+    attributes = envelope.get("MessageAttributes", {})
+    size = len(body.encode("utf-8")) + sum(
+        len(name.encode()) + len(str(a.get("Type", "")).encode()) + len(str(a.get("Value", "")).encode())
+        for name, a in attributes.items()
+    )
+    if size > SNS_MAX_BYTES:
+        raise NotificationContractError(f"SNS message of {size:,} bytes with attributes > {SNS_MAX_BYTES:,}")
+    expected = {"status": message["status"]}
+    if message["object"].get("bucket"):
+        expected["bucket"] = message["object"]["bucket"]
+    found = {name: attributes.get(name, {}).get("Value") for name in expected}
+    if found != expected:
+        raise NotificationContractError(f"message attributes {found} do not match the message: {expected}")
+    return message  # type: ignore[no-any-return]
 
 
 class LocalAws:
@@ -70,7 +115,12 @@ class LocalAws:
         return topic_arn, queue_url
 
     def receive_notifications(self, queue_url: str) -> list[dict[str, Any]]:
-        """SNS envelopes from the queue, each with its `Message` parsed from JSON."""
+        """SNS envelopes from the queue, each with its `Message` parsed from JSON.
+
+        Every message is checked against the contract first (`check_notification`: the JSON
+        Schema in schemas/, SNS's 256 KiB, the status and bucket attributes); a message that
+        breaks it raises `NotificationContractError`.
+        """
         sqs = self.client("sqs")
         envelopes = []
         while True:
@@ -80,6 +130,6 @@ class LocalAws:
                 return envelopes
             for message in messages:
                 envelope = json.loads(message["Body"])
-                envelope["Message"] = json.loads(envelope["Message"])
+                envelope["Message"] = check_notification(envelope)
                 envelopes.append(envelope)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

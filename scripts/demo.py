@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from devtools.lambda_runner import LocalContext, load_handler  # noqa: E402
+from devtools.lambda_runner import LocalContext, function_environment, load_handler  # noqa: E402
 from devtools.local_aws import LocalAws  # noqa: E402
 from devtools.sample_bags import flip_byte, make_bag_zip  # noqa: E402
 
@@ -35,7 +35,8 @@ def main() -> int:
     with LocalAws() as aws:
         aws.create_bucket(bucket)
         topic_arn, queue_url = aws.create_topic_with_queue("bagverify-verdicts")
-        os.environ.update(TOPIC_ARN=topic_arn, POWERTOOLS_SERVICE_NAME="bagverify")
+        # The function's environment from template.yaml, as `sam local invoke` sets it, plus the topic.
+        os.environ.update({**function_environment(), "TOPIC_ARN": topic_arn})
         handler = load_handler()
         s3 = aws.client("s3")
 
@@ -49,9 +50,12 @@ def main() -> int:
         ]
         statuses = []
         for title, case_key, archive in cases:
-            s3.put_object(Bucket=bucket, Key=case_key, Body=archive)
+            etag = s3.put_object(Bucket=bucket, Key=case_key, Body=archive)["ETag"]
             case_event = copy.deepcopy(event)
-            case_event["Records"][0]["s3"]["object"].update(key=case_key, size=len(archive))
+            # As S3 would send it: the key, the size and the ETag (unquoted) of this upload.
+            case_event["Records"][0]["s3"]["object"].update(
+                key=case_key, size=len(archive), eTag=etag.strip('"')
+            )
             print(f"\n=== {title}: s3://{bucket}/{case_key} ({len(archive):,} bytes) ===", flush=True)
             print("--- handler logs (Powertools, JSON) ---", flush=True)
             verdict = handler(case_event, LocalContext())

@@ -5,14 +5,21 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.lambda_runner import load_handler
+from devtools.lambda_runner import function_environment, load_handler
 from devtools.local_aws import LocalAws
+from devtools.sample_bags import make_bag_zip, refresh_tag_manifests
 
 _names = itertools.count()
+
+# The function's environment from template.yaml (Powertools service name, metrics namespace, log
+# level, REPORT_BUCKET empty), as `sam local invoke` would set it, before anything imports the handler.
+for _name, _value in function_environment().items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")
@@ -47,5 +54,29 @@ def topic(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def handler(aws: LocalAws) -> Any:
     """The real handler, imported from the path template.yaml names, after the environment points at moto."""
-    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bagverify")
     return load_handler()
+
+
+MISSING_FILES = 20_000
+
+
+def _bag_listing_missing_files(count: int) -> bytes:
+    def list_missing_files(bag_dir: Path) -> None:
+        with (bag_dir / "manifest-sha256.txt").open("a", encoding="utf-8") as manifest:
+            for number in range(count):
+                manifest.write(f"{number:064x}  data/missing/scan-{number:05d}.tif\n")
+        refresh_tag_manifests(bag_dir)
+
+    return make_bag_zip({"README.txt": b"present\n"}, algorithms=("sha256",), tamper=list_missing_files)
+
+
+@pytest.fixture(scope="session")
+def many_missing_bag() -> bytes:
+    """A bag whose manifest lists 20,000 files that are not there: 20,000 problems, ~3 MB of JSON."""
+    return _bag_listing_missing_files(MISSING_FILES)
+
+
+@pytest.fixture(scope="session")
+def some_missing_bag() -> bytes:
+    """The same with 3,000 missing files: still over SNS's 256 KiB (~0.5 MB of problems), and quicker."""
+    return _bag_listing_missing_files(3_000)

@@ -1,47 +1,71 @@
-"""Lambda handler: event in → engine → verdict out (logs, SNS, and the return value for Step Functions).
+"""Lambda handler: event in → engine → verdict out (logs, metrics, SNS, the return value for Step Functions).
 
 Thin on purpose: everything about bags lives in the `bagverify` engine (the layer).
-Nothing here, nor in the engine, writes to /tmp or any disk.
+Nothing here, nor in the engine, writes to /tmp or any disk (a full report goes to S3 from memory).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from bagverify import Kind, Problem, S3Location, Stats, Status, Verdict, verify_s3_object
-from bagverify.notify import publish_verdict
+from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
+from bagverify.report import write_report
 from bagverify.sources import make_s3_client
 from event_targets import UnrecognisedEvent, targets_from_event
 
 logger = Logger()
+# CloudWatch EMF, printed to stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "bagverify")
+# X-Ray: patches boto3, so each S3 and SNS call is a subsegment. Disabled outside Lambda, under
+# `sam local` and with POWERTOOLS_TRACE_DISABLED=true.
+tracer = Tracer()
 # Clients are made once per execution environment and reused across invocations.
 s3 = make_s3_client()
 sns = boto3.client("sns")
 
+# Verification stops this long before Lambda's deadline, leaving time to publish an error verdict
+# (kind timeout) instead of being killed silently: 5% of the time left, and at least 10 s.
+MIN_SAFETY_SECONDS = 10.0
+SAFETY_FRACTION = 0.05
+# What the handler returns (the Step Functions task result) must stay under 256 KiB as well.
+MAX_RESULT_BYTES = MAX_MESSAGE_BYTES
 
-@logger.inject_lambda_context
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deadline = deadline_for(context.get_remaining_time_in_millis())
     try:
         targets = targets_from_event(event)
     except UnrecognisedEvent as bad_event:
-        verdicts = [_unrecognised_event_verdict(bad_event)]
-    else:
-        verdicts = [_verify(target) for target in targets]
-    for verdict in verdicts:
-        message_id = publish_verdict(sns, os.environ["TOPIC_ARN"], verdict)
-        logger.info("verdict published", extra={"sns_message_id": message_id})
-    results = [verdict.to_dict() for verdict in verdicts]
+        return _deliver(_unrecognised_event_verdict(bad_event), MAX_RESULT_BYTES)
+    budget = MAX_RESULT_BYTES // len(targets)
+    results = []
+    for target in targets:
+        logger.set_correlation_id(target.url)
+        results.append(_deliver(_verify(target, deadline), budget))
     return results[0] if len(results) == 1 else {"verdicts": results}
 
 
-def _verify(target: S3Location) -> Verdict:
-    logger.set_correlation_id(target.url)
-    verdict = verify_s3_object(target, s3)
+def deadline_for(remaining_ms: int, now: float | None = None) -> float:
+    """The `time.monotonic()` value at which verification must stop, given Lambda's remaining time."""
+    remaining = remaining_ms / 1000
+    safety = max(MIN_SAFETY_SECONDS, SAFETY_FRACTION * remaining)
+    return (time.monotonic() if now is None else now) + remaining - safety
+
+
+@tracer.capture_method(capture_response=False)
+def _verify(target: S3Location, deadline: float) -> Verdict:
+    verdict = verify_s3_object(target, s3, deadline=deadline)
     for problem in verdict.problems:
         logger.warning("problem", extra={"problem": problem.to_dict()})
     logger.info(
@@ -55,6 +79,53 @@ def _verify(target: S3Location) -> Verdict:
         },
     )
     return verdict
+
+
+def _deliver(verdict: Verdict, result_budget: int) -> dict[str, Any]:
+    """Publish the verdict, record its metrics, and return it capped to `result_budget` bytes of JSON."""
+    message = verdict_message(verdict)
+    report_bucket = os.environ.get("REPORT_BUCKET")
+    if message["problems_truncated"] and report_bucket:
+        report = _write_report(report_bucket, verdict)
+        if report:
+            message = verdict_message(verdict, report=report)
+    message_id = _publish(verdict, message)
+    logger.info("verdict published", extra={"sns_message_id": message_id, "report": message.get("report")})
+    _record_metrics(verdict)
+    full = verdict.to_dict()
+    if json_size(full) <= result_budget:
+        return full
+    # Too big for Step Functions: the message-shaped verdict, with counts, first problems and report.
+    return verdict_message(verdict, result_budget, report=message.get("report"))
+
+
+@tracer.capture_method(capture_response=False)
+def _publish(verdict: Verdict, message: dict[str, Any]) -> str:
+    return publish_verdict(sns, os.environ["TOPIC_ARN"], verdict, message)
+
+
+@tracer.capture_method(capture_response=False)
+def _write_report(bucket: str, verdict: Verdict) -> str | None:
+    try:
+        return write_report(s3, bucket, verdict)
+    except (ClientError, BotoCoreError):
+        # The message still goes out, with exact counts and the first problems.
+        logger.exception("could not write the full report", extra={"report_bucket": bucket})
+        return None
+
+
+def _record_metrics(verdict: Verdict) -> None:
+    """One EMF document per bag, with the verdict's status as dimension (besides Powertools' service)."""
+    metrics.add_dimension(name="status", value=str(verdict.status))
+    metrics.add_metric(name="BagsVerified", unit=MetricUnit.Count, value=1)
+    if verdict.status == Status.INVALID:
+        metrics.add_metric(name="BagsInvalid", unit=MetricUnit.Count, value=1)
+    elif verdict.status == Status.ERROR:
+        metrics.add_metric(name="BagsErrored", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="BytesVerified", unit=MetricUnit.Bytes, value=verdict.stats.bytes)
+    metrics.add_metric(name="GetRequests", unit=MetricUnit.Count, value=verdict.stats.get_requests)
+    metrics.add_metric(name="VerificationSeconds", unit=MetricUnit.Seconds, value=verdict.stats.seconds)
+    metrics.flush_metrics()
 
 
 def _unrecognised_event_verdict(bad_event: UnrecognisedEvent) -> Verdict:

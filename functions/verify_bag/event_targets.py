@@ -16,13 +16,15 @@ def targets_from_event(event: Any) -> list[S3Location]:
     if not isinstance(event, dict):
         raise UnrecognisedEvent(f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
-        # S3 event notification. Keys arrive URL-encoded (a space as '+'); the version id pins the
-        # exact upload, so a late, repeated delivery still verifies what was uploaded.
+        # S3 event notification. Keys arrive URL-encoded (a space as '+'). The version id pins the
+        # exact upload, so a late, repeated delivery still verifies what was uploaded; without one
+        # (unversioned bucket) the eTag does: a since-replaced object is reported, not verified.
         return [
             S3Location(
                 record["s3"]["bucket"]["name"],
                 unquote_plus(record["s3"]["object"]["key"]),
                 record["s3"]["object"].get("versionId") or None,
+                record["s3"]["object"].get("eTag") or None,
             )
             for record in event["Records"]
             if "s3" in record
@@ -34,11 +36,13 @@ def targets_from_event(event: Any) -> list[S3Location]:
                 detail["bucket"]["name"],
                 unquote_plus(detail["object"]["key"]),
                 detail["object"].get("version-id") or None,
+                detail["object"].get("etag") or None,
             )
         ]
     if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
         # Direct or Step Functions input: the key is taken literally, as the caller wrote it.
-        return [S3Location(event["bucket"], event["key"], event.get("version_id") or None)]
+        version_id, etag = event.get("version_id") or None, event.get("etag") or None
+        return [S3Location(event["bucket"], event["key"], version_id, etag)]
     return _unrecognised(event)
 
 

@@ -1,18 +1,15 @@
-"""The real handler end to end: moto S3/SNS/SQS over HTTP, real bags, the events in events/."""
+"""The real handler end to end: moto S3/SNS/SQS over HTTP, real bags.
+
+The files in events/ are run as `sam local invoke -e FILE` would in test_sam_local_invoke.py.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from devtools.lambda_runner import ROOT, LocalContext
 from devtools.sample_bags import add_file, delete_file, flip_byte, make_bag_zip
-from event_targets import targets_from_event
-
-EVENTS = sorted((ROOT / "events").glob("*.json"))
 
 
 def s3_event(bucket: str, key: str) -> dict[str, Any]:
@@ -87,16 +84,3 @@ def test_unrecognised_event_gives_a_definite_error_verdict(handler, aws, topic) 
     assert verdict["status"] == "error"
     assert verdict["problems"][0]["kind"] == "bad_event"
     assert notifications[0]["Message"]["status"] == "error"
-
-
-@pytest.mark.parametrize("event_file", EVENTS, ids=[path.name for path in EVENTS])
-def test_every_event_file_drives_the_handler(handler, aws, s3, topic, event_file: Path) -> None:  # type: ignore[no-untyped-def]
-    event = json.loads(event_file.read_text())
-    targets = targets_from_event(event)
-    assert targets, f"{event_file.name} names no bag"
-    for target in targets:
-        aws.create_bucket(target.bucket)
-        s3.put_object(Bucket=target.bucket, Key=target.key, Body=make_bag_zip())
-    verdict, notifications = run(handler, aws, topic, event)
-    assert verdict["status"] == "valid", verdict["problems"]
-    assert len(notifications) == len(targets)

@@ -25,6 +25,10 @@ FUNCTION_DIR = ROOT / "functions" / "verify_bag"
 VENV_BIN = Path(sys.executable).parent
 
 ALLOWED_FUNCTION_ACTIONS = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish"}
+# Only when the ReportBucket parameter is set (condition HasReportBucket), and only under reports/.
+CONDITIONAL_FUNCTION_ACTIONS = {"HasReportBucket": {"s3:PutObject"}}
+# Added by SAM for the on-failure destination (EventInvokeConfig), on that queue only.
+SAM_ADDED_FUNCTION_ACTIONS = {"sqs:SendMessage"}
 # Retrying these would re-run a verification that failed for a reason that does not go away.
 NEVER_RETRIED = {"States.ALL", "States.TaskFailed"}
 VERDICT_STATUSES = ("valid", "invalid", "error")
@@ -110,6 +114,23 @@ def _function_setting(template: dict[str, Any], name: str) -> Any:
     return template.get("Globals", {}).get("Function", {}).get(name)
 
 
+def _statements(template: dict[str, Any]) -> Any:
+    """(statement, condition) for every statement of the function's inline policies; `condition` is
+    the name of the Fn::If condition a statement depends on, or None. The AWS::NoValue branch is skipped."""
+    for policy in _as_list(_function(template).get("Policies", [])):
+        for statement in _as_list(policy["Statement"]):
+            if isinstance(statement, dict) and "Fn::If" in statement:
+                condition, when_true, when_false = statement["Fn::If"]
+                assert when_false == {"Ref": "AWS::NoValue"}, "a conditional statement must vanish when false"
+                yield when_true, condition
+            else:
+                yield statement, None
+
+
+def _globals_env(template: dict[str, Any]) -> dict[str, Any]:
+    return template["Globals"]["Function"]["Environment"]["Variables"]  # type: ignore[no-any-return]
+
+
 def _tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
     tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
     assert tasks, "the state machine has no Task state"
@@ -163,6 +184,7 @@ def test_sam_build(tmp_path: Path) -> None:
         "bagverify/verify.py",
         "bagit.py",
         "aws_lambda_powertools/__init__.py",
+        "aws_xray_sdk/__init__.py",  # Powertools Tracer needs the X-Ray SDK (extra [tracer])
         "boto3/__init__.py",
     ):
         assert (layer / expected).is_file(), f"built layer lacks python/{expected}"
@@ -191,24 +213,29 @@ def test_function_runtime_and_architecture(template: dict[str, Any]) -> None:
 def test_function_policies_are_inline_and_least_privilege(template: dict[str, Any]) -> None:
     policies = _as_list(_function(template).get("Policies", []))
     assert policies, "VerifyBagFunction has no Policies"
-    actions: set[str] = set()
     for policy in policies:
         # A string is a managed policy; a dict without Statement is a SAM policy template (S3ReadPolicy...).
         assert isinstance(policy, dict) and "Statement" in policy, (
             f"only inline policy documents are allowed, got {policy!r}"
         )
-        for statement in _as_list(policy["Statement"]):
-            assert statement.get("Effect") == "Allow"
-            assert "NotAction" not in statement and "NotResource" not in statement
-            for resource in _as_list(statement["Resource"]):
-                assert resource != "*", f"statement {statement.get('Sid')} applies to every resource"
+    actions: set[str] = set()
+    conditional: dict[str, set[str]] = {}
+    for statement, condition in _statements(template):
+        assert statement.get("Effect") == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", f"statement {statement.get('Sid')} applies to every resource"
+        if condition is None:
             actions.update(_as_list(statement["Action"]))
+        else:
+            conditional.setdefault(condition, set()).update(_as_list(statement["Action"]))
     assert actions <= ALLOWED_FUNCTION_ACTIONS, (
         f"actions not allowed: {sorted(actions - ALLOWED_FUNCTION_ACTIONS)}"
     )
     assert actions == ALLOWED_FUNCTION_ACTIONS, (
         f"actions missing: {sorted(ALLOWED_FUNCTION_ACTIONS - actions)}"
     )
+    assert conditional == CONDITIONAL_FUNCTION_ACTIONS
 
 
 def test_function_policy_names_the_bucket_without_referring_to_it(template: dict[str, Any]) -> None:
@@ -228,8 +255,8 @@ def test_function_policy_names_the_bucket_without_referring_to_it(template: dict
     expected = {f"arn:${{AWS::Partition}}:s3:::{name}", f"arn:${{AWS::Partition}}:s3:::{name}/*"}
     s3_resources = {
         resource["Fn::Sub"]
-        for policy in _as_list(_function(template)["Policies"])
-        for statement in _as_list(policy["Statement"])
+        for statement, condition in _statements(template)
+        if condition is None  # the report bucket's statement is conditional (see the ReportBucket test)
         if any(str(action).startswith("s3:") for action in _as_list(statement["Action"]))
         for resource in _as_list(statement["Resource"])
         if isinstance(resource, dict) and "Fn::Sub" in resource
@@ -268,6 +295,7 @@ def test_s3_event_filters_zip_uploads_under_prefix(template: dict[str, Any]) -> 
 
 def test_outputs(template: dict[str, Any]) -> None:
     values = [output["Value"] for output in template["Outputs"].values()]
+    assert {"Ref": "FailedInvocationsQueue"} in values
     assert {"Ref": "BagBucket"} in values
     assert {"Ref": "VerdictTopic"} in values
     assert {"Fn::GetAtt": ["VerifyBagFunction", "Arn"]} in values
@@ -314,3 +342,141 @@ def test_choice_routes_each_status_to_its_own_state(asl: dict[str, Any]) -> None
     )
     for state in routed:
         assert state in asl["States"], f"branch target {state} does not exist"
+
+
+# --- issue 5: reports, no silent loss, alarms, Powertools -----------------------------------------
+
+
+def test_report_bucket_is_optional_and_only_it_may_be_written(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["ReportBucket"]
+    assert parameter["Type"] == "String" and parameter["Default"] == ""
+    assert template["Conditions"]["HasReportBucket"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReportBucket"}, ""]}]
+    }
+    assert _function(template)["Environment"]["Variables"]["REPORT_BUCKET"] == {"Ref": "ReportBucket"}
+    writes = [
+        (statement, condition)
+        for statement, condition in _statements(template)
+        if "s3:PutObject" in _as_list(statement["Action"])
+    ]
+    assert len(writes) == 1, "exactly one statement may allow s3:PutObject"
+    [(statement, condition)] = writes
+    assert condition == "HasReportBucket"
+    assert _as_list(statement["Action"]) == ["s3:PutObject"]
+    assert _as_list(statement["Resource"]) == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::${ReportBucket}/reports/*"}
+    ]
+
+
+def test_failed_asynchronous_invocations_go_to_an_encrypted_queue(template: dict[str, Any]) -> None:
+    config = _function(template)["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    on_failure = config["DestinationConfig"]["OnFailure"]
+    assert on_failure["Type"] == "SQS"
+    queue_name = on_failure["Destination"]["Fn::GetAtt"][0]
+    queue = template["Resources"][queue_name]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"].get("SqsManagedSseEnabled") is True or queue["Properties"].get(
+        "KmsMasterKeyId"
+    )
+    assert queue["Properties"].get("MessageRetentionPeriod") == 1_209_600, "keep failed events 14 days"
+
+
+def _transformed(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as CloudFormation receives it after the SAM transform (samtranslator, offline)."""
+    from samtranslator.translator.transform import transform
+
+    document = json.loads(json.dumps(template, default=str))
+    # Local paths are uploaded by `sam deploy`; the transform wants S3 URIs in their place.
+    document["Resources"]["VerifyBagFunction"]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+    document["Resources"]["EngineLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
+    document["Resources"]["VerifyBagStateMachine"]["Properties"]["DefinitionUri"] = "s3://bucket/asl.json"
+
+    class _ManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    region = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = region or "us-east-1"
+    try:
+        return transform(document, {}, _ManagedPolicies())  # type: ignore[no-any-return]
+    finally:
+        if region is None:
+            del os.environ["AWS_DEFAULT_REGION"]
+
+
+def test_deployed_role_adds_only_send_message_on_the_failure_queue(template: dict[str, Any]) -> None:
+    resources = _transformed(template)["Resources"]
+    role = resources["VerifyBagFunctionRole"]["Properties"]
+    statements = [
+        statement
+        for policy in role.get("Policies", [])
+        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+    ]
+    actions: set[str] = set()
+    for statement in statements:
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        actions.update(_as_list(statement["Action"]))
+        if set(_as_list(statement["Action"])) & SAM_ADDED_FUNCTION_ACTIONS:
+            assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}]
+    expected = ALLOWED_FUNCTION_ACTIONS | SAM_ADDED_FUNCTION_ACTIONS | {"s3:PutObject"}
+    assert actions == expected, f"deployed role actions {sorted(actions)} != {sorted(expected)}"
+    [invoke_config] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
+
+
+def _alarms(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]): alarm["Properties"]
+        for alarm in _resources_of_type(template, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+@pytest.mark.parametrize(
+    ("namespace", "metric", "dimensions"),
+    [
+        ("bagverify", "BagsInvalid", {"service": "bagverify", "status": "invalid"}),
+        ("bagverify", "BagsErrored", {"service": "bagverify", "status": "error"}),
+        ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "VerifyBagFunction"}}),
+        ("AWS/Lambda", "Throttles", {"FunctionName": {"Ref": "VerifyBagFunction"}}),
+        (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            {"QueueName": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}},
+        ),
+        ("AWS/States", "ExecutionsFailed", {"StateMachineArn": {"Ref": "VerifyBagStateMachine"}}),
+    ],
+)
+def test_alarm_fires_on_the_first_occurrence(
+    template: dict[str, Any], namespace: str, metric: str, dimensions: dict[str, Any]
+) -> None:
+    alarm = _alarms(template).get((namespace, metric))
+    assert alarm is not None, f"no alarm on {namespace} {metric}"
+    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == dimensions
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == {
+        "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_custom_metric_alarms_match_what_the_function_emits(template: dict[str, Any]) -> None:
+    env = _globals_env(template)
+    source = (FUNCTION_DIR / "app.py").read_text(encoding="utf-8")
+    for (namespace, metric), alarm in _alarms(template).items():
+        if namespace.startswith("AWS/"):
+            continue
+        assert namespace == env["POWERTOOLS_METRICS_NAMESPACE"]
+        dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+        assert dimensions["service"] == env["POWERTOOLS_SERVICE_NAME"]
+        assert f'name="{metric}"' in source, f"app.py emits no metric {metric}"
+
+
+def test_powertools_environment(template: dict[str, Any]) -> None:
+    env = _globals_env(template)
+    assert env["POWERTOOLS_SERVICE_NAME"] == "bagverify"
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "bagverify"
+    assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+    assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", "verdicts are too big for X-Ray metadata"
+    assert _function_setting(template, "Tracing") == "Active"

@@ -1,4 +1,7 @@
-"""The verdict as an SNS message: a JSON summary that always fits, plus attributes to filter on."""
+"""The verdict as an SNS message: a JSON summary that always fits, plus attributes to filter on.
+
+The message's shape is specified by `schemas/verdict-message.schema.json` (JSON Schema 2020-12).
+"""
 
 from __future__ import annotations
 
@@ -15,10 +18,13 @@ if TYPE_CHECKING:
 MAX_MESSAGE_BYTES = 256 * 1024 - 8 * 1024
 
 
-def verdict_message(verdict: Verdict, max_bytes: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+def verdict_message(
+    verdict: Verdict, max_bytes: int = MAX_MESSAGE_BYTES, *, report: str | None = None
+) -> dict[str, Any]:
     """The verdict summary, with as many problems and warnings as fit in `max_bytes` of JSON.
 
     The counts are always exact; `problems_truncated` says whether the lists were cut.
+    `report` (an s3:// URL of the full verdict) is included when given.
     """
     full = verdict.to_dict()
     message: dict[str, Any] = {
@@ -32,6 +38,8 @@ def verdict_message(verdict: Verdict, max_bytes: int = MAX_MESSAGE_BYTES) -> dic
         "problems_truncated": False,
         "stats": full["stats"],
     }
+    if report:
+        message["report"] = report
     while _size(message) > max_bytes and (message["problems"] or message["warnings"]):
         # Halve the longer list until the message fits: logarithmic, and keeps the first problems.
         longer = "problems" if len(message["problems"]) >= len(message["warnings"]) else "warnings"
@@ -48,14 +56,21 @@ def message_attributes(verdict: Verdict) -> dict[str, MessageAttributeValueTypeD
     return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}
 
 
-def publish_verdict(client: SNSClient, topic_arn: str, verdict: Verdict) -> str:
-    """Publish one message for the bag; returns the SNS message id."""
+def publish_verdict(
+    client: SNSClient, topic_arn: str, verdict: Verdict, message: dict[str, Any] | None = None
+) -> str:
+    """Publish one message for the bag (`message`, else `verdict_message(verdict)`); returns its id."""
     response = client.publish(
         TopicArn=topic_arn,
-        Message=json.dumps(verdict_message(verdict), ensure_ascii=False),
+        Message=json.dumps(verdict_message(verdict) if message is None else message, ensure_ascii=False),
         MessageAttributes=message_attributes(verdict),
     )
     return response["MessageId"]
+
+
+def json_size(message: dict[str, Any]) -> int:
+    """Bytes of `message` as published: UTF-8 JSON."""
+    return _size(message)
 
 
 def _size(message: dict[str, Any]) -> int:

@@ -23,6 +23,8 @@ class Kind(enum.StrEnum):
 
     # Archive-level faults (invalid)
     NOT_A_ZIP = "not_a_zip"
+    TRUNCATED = "truncated"  # cut short: end records gone, or bytes missing before the directory
+    CORRUPT_DIRECTORY = "corrupt_directory"  # end records found, the central directory unreadable
     CORRUPT_MEMBER = "corrupt_member"
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     ENCRYPTED_MEMBER = "encrypted_member"

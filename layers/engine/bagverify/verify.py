@@ -25,6 +25,7 @@ from bagverify.bag.checks import PARSED_TAG_FILES, BagContents, Findings, check_
 from bagverify.bag.layout import ManifestName, find_bag_root, is_payload
 from bagverify.checksums import digest_chunks, hashlib_name
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
+from bagverify.sources.location import quote_etag
 from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
 
 if TYPE_CHECKING:
@@ -84,15 +85,27 @@ def verify_s3_object(
     progress: Progress | None = None,
     deadline: float | None = None,
 ) -> Verdict:
-    """Verify a bag ZIP in S3 by ranged reads, without downloading it."""
+    """Verify a bag ZIP in S3 by ranged reads, without downloading it.
+
+    The object read is `location.version_id` if given, else the current one, which must have
+    ETag `location.etag` if that is given (else the verdict is *error*, kind object_changed).
+    """
     started = time.monotonic()
     object_info: dict[str, Any] = {
         "bucket": location.bucket,
         "key": location.key,
         "version_id": location.version_id,
     }
+    if location.etag:
+        object_info["etag"] = quote_etag(location.etag)
     try:
-        archive = S3RangedFile(client or make_s3_client(), location.bucket, location.key, location.version_id)
+        archive = S3RangedFile(
+            client or make_s3_client(),
+            location.bucket,
+            location.key,
+            location.version_id,
+            etag=location.etag,
+        )
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))
         return Verdict(decide([], _error(failure)), location.url, [_error(failure)], [], stats, object_info)
@@ -131,9 +144,11 @@ def _verify(
 ) -> None:
     reader = ZipReader(fileobj)
     stats.archive_bytes = fileobj.seek(0, 2)
-    for name in reader.duplicate_names():
-        findings.problem(Kind.DUPLICATE_ENTRY, f"the archive holds more than one entry named {name}", name)
-    root = find_bag_root(reader.entry_names)
+    root = ""
+    try:
+        root = find_bag_root(reader.entry_names)
+    finally:  # what is wrong with the archive's entries is reported even when there is no bag root
+        _report_entries(reader, root, findings)
     members = {member.name[len(root) :]: member for member in reader.members if member.name.startswith(root)}
     manifests = [m for m in map(ManifestName.parse, members) if m is not None]
     payload_algorithms = _usable_algorithms([m for m in manifests if not m.is_tag], findings)
@@ -159,6 +174,20 @@ def _verify(
     stats.files = len(payload_paths)
     stats.bytes = sum(scan.sizes[path] for path in payload_paths)
     check_bag(scan, manifests, findings)
+
+
+def _report_entries(reader: ZipReader, root: str, findings: Findings) -> None:
+    """Duplicate entry names (problems) and odd ones (warnings), named relative to the bag root."""
+
+    def relative(name: str | None) -> str | None:
+        return name[len(root) :] if name is not None and name.startswith(root) else name
+
+    for name in reader.duplicate_names():
+        findings.problem(
+            Kind.DUPLICATE_ENTRY, f"the archive holds more than one entry named {name}", relative(name)
+        )
+    for notice in reader.notices:
+        findings.warning(notice.kind, notice.message, relative(notice.name))
 
 
 def _usable_algorithms(manifests: list[ManifestName], findings: Findings) -> set[str]:

@@ -15,9 +15,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class S3Location:
+    """One S3 object, optionally pinned: to a version, or (unversioned buckets) to the ETag an event saw.
+
+    `etag` is the ETag the caller expects, quoted or not (S3 events send it without quotes,
+    S3 responses with them). When set and `version_id` is not, the first GET is made with
+    `IfMatch` on it, so an object replaced since the event is reported, not verified in its place.
+    """
+
     bucket: str
     key: str
     version_id: str | None = None
+    etag: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> S3Location:
@@ -33,6 +41,12 @@ class S3Location:
     @property
     def url(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
+
+
+def quote_etag(etag: str) -> str:
+    """An ETag as S3 responses (and `IfMatch`) spell it: in double quotes. S3 events leave them out."""
+    bare = etag.strip().strip('"')
+    return f'"{bare}"'
 
 
 def make_s3_client() -> S3Client:

@@ -15,6 +15,9 @@ every read. This class therefore:
 * **pins** every GET to the object first seen: its VersionId where the bucket is
   versioned (or the caller named one), else `IfMatch` on its ETag. An overwrite
   during verification then fails with 412 instead of mixing two objects' bytes.
+  A caller that knows which object it means (an S3 event's eTag) passes `etag`:
+  the pin then starts with the very first GET, and a 412 there means the object
+  was replaced after the event (`ObjectChanged`), not that it changed mid-read.
 * **resumes** a body dropped mid-stream from the byte reached: botocore retries
   failed requests but not a connection that dies while the body is being read.
 * counts GET requests and bytes received, for the verdict's stats.
@@ -47,6 +50,7 @@ from bagverify.sources.errors import (
     SourceError,
     SourceUnavailable,
 )
+from bagverify.sources.location import quote_etag
 from bagverify.sources.read_ahead import Part, ReadAhead, default_depth
 
 if TYPE_CHECKING:
@@ -75,11 +79,16 @@ class S3RangedFile(io.RawIOBase):
         key: str,
         version_id: str | None = None,
         *,
+        etag: str | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         tail_size: int = DEFAULT_TAIL_SIZE,
         read_ahead: int | None = None,
     ) -> None:
-        """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default)."""
+        """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default).
+
+        `etag`: the ETag the caller expects (quoted or not); without `version_id`, every GET from
+        the first is made `IfMatch` on it.
+        """
         super().__init__()
         self._client = client
         self.bucket = bucket
@@ -96,7 +105,13 @@ class S3RangedFile(io.RawIOBase):
         self.version_id: str | None = version_id
         self.etag: str | None = None
         self.size = 0
-        self._pin: dict[str, str] = {"VersionId": version_id} if version_id else {}
+        # The ETag the caller expects, quoted as S3 answers it, if it named one.
+        self.expected_etag = quote_etag(etag) if etag else None
+        self._pin: dict[str, str] = {}
+        if version_id:
+            self._pin = {"VersionId": version_id}
+        elif self.expected_etag:
+            self._pin = {"IfMatch": self.expected_etag}
         self._tail = self._open_tail(tail_size)
         self._ahead = Part(0, b"")
 
@@ -181,10 +196,16 @@ class S3RangedFile(io.RawIOBase):
     def _open_tail(self, tail_size: int) -> Part:
         try:
             response = self._get(f"bytes=-{tail_size}")
+        except ObjectChanged as error:
+            # A 412 on the first GET: only with an expected ETag, which the object no longer has.
+            raise self._replaced(error.code) from error
         except SourceError as error:
             if error.code == "InvalidRange":  # S3 answers 416 to any range on an empty object
                 return Part(0, b"")
             raise
+        seen_etag = response.get("ETag")
+        if self._pin.get("IfMatch") and seen_etag and quote_etag(seen_etag) != self.expected_etag:
+            raise self._replaced("")  # a server that ignored IfMatch
         match = _CONTENT_RANGE.fullmatch(response.get("ContentRange", ""))
         if match:
             start, self.size = int(match.group(1)), int(match.group(3))
@@ -201,6 +222,13 @@ class S3RangedFile(io.RawIOBase):
             self._pin = {"IfMatch": self.etag}
         data = self._read_body(response, start, self.size)
         return Part(start, data)
+
+    def _replaced(self, code: str) -> ObjectChanged:
+        return ObjectChanged(
+            f"{self.name}: the object was replaced after this event; the newer upload has its own event "
+            f"(the event named ETag {self.expected_etag})",
+            code=code,
+        )
 
     def _fetch(self, start: int, end: int) -> bytearray:
         """Bytes [start, end) in one GET, resumed from the byte reached if the body drops."""
@@ -250,7 +278,16 @@ class S3RangedFile(io.RawIOBase):
                 **self._pin,  # type: ignore[arg-type]
             )
         except ClientError as error:
-            raise _source_error(error, self.name, bool(self.version_id)) from error
+            failure = _source_error(error, self.name, bool(self.version_id))
+            if isinstance(failure, NotFound) and self.size:
+                # There at the first GET, gone at a later one. S3 answers a deleted key 404 NoSuchKey
+                # even under IfMatch (not 412), and a deleted version NoSuchVersion.
+                gone = f"{self.name} (version {self.version_id})" if self.version_id else self.name
+                failure = NotFound(
+                    f"{gone} was deleted while being read ({failure.code}); it cannot be verified",
+                    code=failure.code,
+                )
+            raise failure from error
         except BotoCoreError as error:
             raise SourceUnavailable(f"{self.name}: {error}") from error
         if self.etag is not None and response.get("ETag") not in (None, self.etag):
@@ -265,6 +302,13 @@ def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError
     code = str(error.response.get("Error", {}).get("Code", ""))
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
     message = str(error.response.get("Error", {}).get("Message", code))
+    bad_version = code == "InvalidArgument" and "version" in message.lower()
+    if versioned and (code == "NoSuchVersion" or bad_version):
+        return NotFound(
+            f"{name}: that version is gone: deleted after the event was sent, or never existed "
+            f"({code}: {message})",
+            code=code,
+        )
     if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404") or status == 404:
         return NotFound(f"{name}: {code or 'not found'}: {message}", code=code)
     if code in ("AccessDenied", "403") or status == 403:
@@ -272,4 +316,7 @@ def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError
         return AccessDenied(f"{name}: access denied; the verifier needs {permission} on it", code=code)
     if code == "PreconditionFailed" or status == 412:
         return ObjectChanged(f"{name} was overwritten while being read; verify the new version", code=code)
-    return SourceUnavailable(f"{name}: {code or status}: {message}", code=code)
+    # botocore has already retried throttling and 5xx with backoff (standard mode): say how often.
+    retries = int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0))
+    after = f" (still failing after {retries + 1} attempts)" if retries else ""
+    return SourceUnavailable(f"{name}: {code or status}: {message}{after}", code=code)

@@ -1,0 +1,239 @@
+"""The real state machine definition, run by moto's Step Functions interpreter, invoking the real handler.
+
+moto's server runs in this process (ThreadedMotoServer). With the config
+`{"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}` (posted to
+its /moto-api/config endpoint) it interprets the ASL itself, and a `lambda:invoke` task calls the
+Lambda API over HTTP on localhost:$MOTO_PORT, which moto answers with its docker-free
+LambdaSimpleBackend. That backend's `invoke` only echoes the payload, so it is replaced here by
+one that runs the handler template.yaml names (devtools.lambda_runner.load_handler) on the
+payload, and answers as Lambda does: the JSON result, or `X-Amz-Function-Error: Unhandled` with
+{"errorType", "errorMessage"} when the handler raises.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from devtools.lambda_runner import ROOT, LocalContext, load_handler
+from devtools.local_aws import LocalAws
+from devtools.sample_bags import flip_byte, make_bag_zip
+
+DEFINITION = ROOT / "statemachines" / "verify_bag.asl.json"
+FUNCTION_NAME = "bagverify-VerifyBagFunction"
+# Step Functions' limit on a state's input or output.
+STEP_FUNCTIONS_MAX_BYTES = 256 * 1024
+
+
+@dataclass
+class StateMachine:
+    arn: str
+    function_arn: str
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Execution:
+    status: str
+    final_state: str
+    output: Any
+    history: list[dict[str, Any]]
+
+
+def _set_moto_config(aws: LocalAws, config: dict[str, Any]) -> None:
+    response = requests.post(f"{aws.endpoint}/moto-api/config", json=config, timeout=10)
+    response.raise_for_status()
+
+
+@pytest.fixture
+def state_machine(
+    aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[StateMachine]:
+    _set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+    # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
+    monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
+    handler = load_handler()
+    invocations: list[dict[str, Any]] = []
+
+    def invoke(
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        # An unknown function fails as Lambda does (404 ResourceNotFoundException).
+        function = backend.get_function(function_name, qualifier)
+        event = json.loads(body)
+        invocations.append(event)
+        context = LocalContext(
+            function_name=function.function_name, invoked_function_arn=function.function_arn
+        )
+        try:
+            result = handler(event, context)
+        except Exception as failure:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(failure).__name__, "errorMessage": str(failure)}).encode()
+        return json.dumps(result).encode()
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+    iam, awslambda, sfn = aws.client("iam"), aws.client("lambda"), aws.client("stepfunctions")
+    suffix = str(time.monotonic_ns())
+    role_arn = iam.create_role(
+        RoleName=f"verify-bag-{suffix}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "")  # never run: invocations are routed to the real handler above
+    function_name = f"{FUNCTION_NAME}-{suffix}"
+    function_arn = awslambda.create_function(
+        FunctionName=function_name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.lambda_handler",
+        Code={"ZipFile": code.getvalue()},
+    )["FunctionArn"]
+    definition = DEFINITION.read_text(encoding="utf-8").replace("${VerifyBagFunctionArn}", function_arn)
+    assert "${" not in definition, "the definition has a substitution this test does not make"
+    machine_arn = sfn.create_state_machine(
+        name=f"VerifyBag-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
+    )["stateMachineArn"]
+    try:
+        yield StateMachine(machine_arn, function_arn, invocations)
+    finally:
+        _set_moto_config(
+            aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
+        )
+
+
+def execute(aws: LocalAws, machine: StateMachine, payload: dict[str, Any], timeout: float = 120) -> Execution:
+    sfn = aws.client("stepfunctions")
+    execution_arn = sfn.start_execution(stateMachineArn=machine.arn, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + timeout
+    while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"execution still running after {timeout} s"
+        time.sleep(0.1)
+    history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    entered = [
+        event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event
+    ]
+    output = json.loads(description["output"]) if description.get("output") else None
+    return Execution(description["status"], entered[-1] if entered else "", output, history)
+
+
+def test_valid_bag_ends_in_bag_valid_with_the_verdict(aws, s3, bucket, topic, state_machine) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+    execution = execute(aws, state_machine, {"bucket": bucket, "key": "incoming/bag.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagValid"), execution.history
+    assert state_machine.invocations == [{"bucket": bucket, "key": "incoming/bag.zip"}]
+    verdict = execution.output
+    assert verdict["status"] == "valid", verdict["problems"]
+    assert verdict["source"] == f"s3://{bucket}/incoming/bag.zip"
+    assert verdict["object"]["key"] == "incoming/bag.zip" and verdict["object"]["etag"]
+    assert verdict["stats"]["files"] == 4
+    [notification] = aws.receive_notifications(topic[1])  # the task's run published, as usual
+    assert notification["Message"]["status"] == "valid"
+
+
+def test_invalid_bag_ends_in_bag_invalid_naming_the_file(aws, s3, bucket, topic, state_machine) -> None:  # type: ignore[no-untyped-def]
+    archive = make_bag_zip(tamper=flip_byte("data/images/scan-0002.tif", 77))
+    s3.put_object(Bucket=bucket, Key="incoming/bad.zip", Body=archive)
+    execution = execute(aws, state_machine, {"bucket": bucket, "key": "incoming/bad.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagInvalid"), execution.history
+    assert len(state_machine.invocations) == 1, "an invalid bag must not be retried"
+    assert execution.output["status"] == "invalid"
+    assert {(p["kind"], p["path"]) for p in execution.output["problems"]} == {
+        ("checksum_mismatch", "data/images/scan-0002.tif")  # once per manifest: sha256 and sha512
+    }
+
+
+def test_missing_key_ends_in_verification_error(aws, bucket, topic, state_machine) -> None:  # type: ignore[no-untyped-def]
+    execution = execute(aws, state_machine, {"bucket": bucket, "key": "incoming/never-uploaded.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.output["status"] == "error"
+    assert [p["kind"] for p in execution.output["problems"]] == ["not_found"]
+    # The handler's own error verdict, not the Catch branch.
+    assert "LambdaFailed" not in {
+        event["stateEnteredEventDetails"]["name"]
+        for event in execution.history
+        if "stateEnteredEventDetails" in event
+    }
+
+
+def test_version_id_in_the_input_verifies_that_version(
+    aws, s3, versioned_bucket, topic, state_machine
+) -> None:  # type: ignore[no-untyped-def]
+    first = s3.put_object(Bucket=versioned_bucket, Key="incoming/bag.zip", Body=make_bag_zip())["VersionId"]
+    s3.put_object(
+        Bucket=versioned_bucket,
+        Key="incoming/bag.zip",
+        Body=make_bag_zip(tamper=flip_byte("data/README.txt", 0)),
+    )
+    execution = execute(
+        aws, state_machine, {"bucket": versioned_bucket, "key": "incoming/bag.zip", "version_id": first}
+    )
+    assert execution.final_state == "BagValid", execution.output
+    assert execution.output["object"]["version_id"] == first
+
+
+def test_a_failing_lambda_is_caught_once_and_ends_in_verification_error(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, state_machine, monkeypatch
+) -> None:
+    # A real failure of the handler: it cannot publish without TOPIC_ARN (KeyError).
+    monkeypatch.delenv("TOPIC_ARN")
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+    execution = execute(aws, state_machine, {"bucket": bucket, "key": "incoming/bag.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e
+    ]
+    assert entered == ["VerifyBag", "LambdaFailed", "BuildErrorVerdict", "VerificationError"]
+    assert len(state_machine.invocations) == 1, "a function error (States.TaskFailed) must not be retried"
+    verdict = execution.output
+    assert verdict["status"] == "error"
+    assert verdict["source"] == f"s3://{bucket}/incoming/bag.zip"
+    assert verdict["object"] == {"bucket": bucket, "key": "incoming/bag.zip"}
+    [problem] = verdict["problems"]
+    assert problem["kind"] == "lambda_failed"
+    assert problem["error"]["Error"] == "KeyError"
+    assert "KeyError" in problem["message"]
+
+
+def test_an_oversized_verdict_is_capped_for_step_functions(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, state_machine, many_missing_bag
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/many-missing.zip", Body=many_missing_bag)
+    execution = execute(aws, state_machine, {"bucket": bucket, "key": "incoming/many-missing.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagInvalid"), execution.status
+    output = execution.output
+    assert len(json.dumps(output).encode()) <= STEP_FUNCTIONS_MAX_BYTES
+    assert output["problem_count"] == 20_000
+    assert output["problems_truncated"] is True
+    assert 0 < len(output["problems"]) < 20_000
+    assert output["problems"][0]["kind"] == "missing_file"
+    aws.receive_notifications(topic[1])  # drain (and check) the message
