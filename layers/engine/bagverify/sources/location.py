@@ -53,7 +53,14 @@ def make_s3_client() -> S3Client:
     """An S3 client from the standard AWS environment (credentials, region, AWS_ENDPOINT_URL[_S3]).
 
     Standard retry mode retries throttling (503 SlowDown) and 5xx with backoff;
-    connections are pooled so read-ahead parts can reuse them.
+    connections are pooled so read-ahead parts can reuse them. A body that stalls without
+    dropping is given up after 20 s (botocore's default is 60) and resumed from the byte
+    reached, like a dropped one.
     """
-    config = Config(retries={"mode": "standard", "max_attempts": 8}, max_pool_connections=16)
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 8},
+        max_pool_connections=16,
+        connect_timeout=10,
+        read_timeout=20,
+    )
     return boto3.client("s3", config=config)
