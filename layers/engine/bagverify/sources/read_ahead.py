@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 MiB = 1024 * 1024
 
-Fetch = Callable[[int, int], "bytes | bytearray"]
+Fetch = Callable[[int, int], "bytes | bytearray | memoryview"]
 """Fetches bytes [start, end) of the object."""
 
 
@@ -26,7 +26,7 @@ class Part:
     """Bytes [start, start + len(data)) of the object, held in memory."""
 
     start: int
-    data: bytes | bytearray
+    data: bytes | bytearray | memoryview
 
     @property
     def end(self) -> int:
@@ -41,7 +41,10 @@ def default_depth(part_size: int) -> int:
 
     On Lambda the budget is a sixteenth of the function's memory (1,769 MB → 12 parts of
     8 MiB, capped at 8); elsewhere 8. Never fewer than 2, so one part is always on its way.
+    BAGVERIFY_READ_AHEAD_PARTS overrides it.
     """
+    if (configured := os.environ.get("BAGVERIFY_READ_AHEAD_PARTS", "")).isdigit():
+        return int(configured)
     memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
     budget = int(memory_mb) * MiB // 16 if memory_mb and memory_mb.isdigit() else 8 * part_size
     return max(2, min(8, budget // part_size))
@@ -59,7 +62,7 @@ class ReadAhead:
         self._part_size = part_size
         self._depth = depth
         self._executor = executor
-        self._in_flight: deque[tuple[int, Future[bytes | bytearray]]] = deque()
+        self._in_flight: deque[tuple[int, Future[bytes | bytearray | memoryview]]] = deque()
         self._schedule()
 
     def take(self, position: int) -> Part | None:
