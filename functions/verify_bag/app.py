@@ -66,6 +66,12 @@ def deadline_for(remaining_ms: int, now: float | None = None) -> float:
 @tracer.capture_method(capture_response=False)
 def _verify(target: S3Location, deadline: float) -> Verdict:
     verdict = verify_s3_object(target, s3, deadline=deadline)
+    log_verdict(verdict)
+    return verdict
+
+
+def log_verdict(verdict: Verdict) -> None:
+    """One WARNING line per problem, then the INFO summary `bag <status>`."""
     for problem in verdict.problems:
         logger.warning("problem", extra={"problem": problem.to_dict()})
     logger.info(
@@ -78,7 +84,6 @@ def _verify(target: S3Location, deadline: float) -> Verdict:
             "stats": verdict.to_dict()["stats"],
         },
     )
-    return verdict
 
 
 def _deliver(verdict: Verdict, result_budget: int) -> dict[str, Any]:

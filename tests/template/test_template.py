@@ -189,15 +189,22 @@ def test_sam_build(tmp_path: Path) -> None:
     ):
         assert (layer / expected).is_file(), f"built layer lacks python/{expected}"
 
-    function = build_dir / "VerifyBagFunction"
-    assert (function / "app.py").is_file(), "built function lacks app.py"
-    for source in FUNCTION_DIR.glob("*.py"):
-        assert (function / source.name).is_file(), f"built function lacks {source.name}"
-    # Dependencies belong to the layer only: nothing may be pip-installed into the function as well.
-    for duplicate in ("bagverify", "bagit.py", "boto3", "aws_lambda_powertools"):
-        assert not (function / duplicate).exists(), (
-            f"{duplicate} is packaged in the function, not only the layer"
-        )
+    # The distributed state machine's three functions are built from the same code.
+    for function_id in (
+        "VerifyBagFunction",
+        "PlanBagFunction",
+        "VerifyShardFunction",
+        "AggregateVerdictFunction",
+    ):
+        function = build_dir / function_id
+        assert (function / "app.py").is_file(), f"built {function_id} lacks app.py"
+        for source in FUNCTION_DIR.glob("*.py"):
+            assert (function / source.name).is_file(), f"built {function_id} lacks {source.name}"
+        # Dependencies belong to the layer only: nothing may be pip-installed into the function as well.
+        for duplicate in ("bagverify", "bagit.py", "boto3", "aws_lambda_powertools"):
+            assert not (function / duplicate).exists(), (
+                f"{duplicate} is packaged in {function_id}, not only the layer"
+            )
 
 
 # --- template structure --------------------------------------------------------------------------
@@ -388,9 +395,16 @@ def _transformed(template: dict[str, Any]) -> dict[str, Any]:
 
     document = json.loads(json.dumps(template, default=str))
     # Local paths are uploaded by `sam deploy`; the transform wants S3 URIs in their place.
-    document["Resources"]["VerifyBagFunction"]["Properties"]["CodeUri"] = "s3://bucket/function.zip"
-    document["Resources"]["EngineLayer"]["Properties"]["ContentUri"] = "s3://bucket/layer.zip"
-    document["Resources"]["VerifyBagStateMachine"]["Properties"]["DefinitionUri"] = "s3://bucket/asl.json"
+    local_paths = {
+        "AWS::Serverless::Function": ("CodeUri", "s3://bucket/function.zip"),
+        "AWS::Serverless::LayerVersion": ("ContentUri", "s3://bucket/layer.zip"),
+        "AWS::Serverless::StateMachine": ("DefinitionUri", "s3://bucket/asl.json"),
+    }
+    for resource in document["Resources"].values():
+        if resource.get("Type") in local_paths:
+            name, uri = local_paths[resource["Type"]]
+            if isinstance(resource["Properties"].get(name), str):
+                resource["Properties"][name] = uri
 
     class _ManagedPolicies:
         def load(self) -> dict[str, str]:
@@ -426,11 +440,61 @@ def test_deployed_role_adds_only_send_message_on_the_failure_queue(template: dic
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == 2
 
 
-def _alarms(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
-    return {
-        (alarm["Properties"]["Namespace"], alarm["Properties"]["MetricName"]): alarm["Properties"]
-        for alarm in _resources_of_type(template, "AWS::CloudWatch::Alarm").values()
-    }
+# What SAM attaches to a function's role: CloudWatch Logs (Powertools' logs and EMF metrics are
+# stdout lines) and, with Tracing: Active, X-Ray writes. Nothing else may be attached, to any function.
+ALLOWED_MANAGED_POLICIES = {"service-role/AWSLambdaBasicExecutionRole", "AWSXrayWriteOnlyAccess"}
+
+
+def _managed_policy_arn(arn: Any) -> str:
+    """The name after `arn:<partition>:iam::aws:policy/` (the partition written out or as ${...})."""
+    text = str(arn["Fn::Sub"]) if isinstance(arn, dict) and "Fn::Sub" in arn else str(arn)
+    match = re.fullmatch(r"arn:[^:]+:iam::aws:policy/(.+)", text)
+    assert match, f"not an AWS managed policy: {arn}"
+    return match.group(1)
+
+
+def test_deployed_roles_grant_nothing_beyond_their_statements_logs_and_xray(template: dict[str, Any]) -> None:
+    """Every IAM role and policy in the deployed template: managed policies only SAM's logs and X-Ray ones,
+    no wildcard action or resource, no NotAction/NotResource; and nothing else attached to the roles."""
+    resources = _transformed(template)["Resources"]
+    roles = {name: r for name, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert "VerifyBagFunctionRole" in roles
+    extra = [
+        name for name, r in resources.items() if r["Type"].startswith("AWS::IAM::") and name not in roles
+    ]
+    assert not extra, f"IAM resources beyond the roles SAM makes: {extra}"
+    for name, role in roles.items():
+        managed = {_managed_policy_arn(arn) for arn in role["Properties"].get("ManagedPolicyArns", [])}
+        assert managed <= ALLOWED_MANAGED_POLICIES, f"{name} has managed policies {sorted(managed)}"
+        for policy in role["Properties"].get("Policies", []):
+            for statement in _as_list(policy["PolicyDocument"]["Statement"]):
+                if "Fn::If" in statement:
+                    statement = statement["Fn::If"][1]
+                assert statement.get("Effect") == "Allow", f"{name}: {statement}"
+                assert "NotAction" not in statement and "NotResource" not in statement, f"{name}: {statement}"
+                for action in _as_list(statement["Action"]):
+                    assert "*" not in str(action), f"{name} allows wildcard action {action}"
+                for resource in _as_list(statement["Resource"]):
+                    assert resource != "*", f"{name} allows {statement['Action']} on every resource"
+    function_role = roles["VerifyBagFunctionRole"]["Properties"]
+    managed = {_managed_policy_arn(arn) for arn in function_role.get("ManagedPolicyArns", [])}
+    assert managed == ALLOWED_MANAGED_POLICIES  # logs, and X-Ray for Tracing: Active
+
+
+def test_every_sns_topic_and_sqs_queue_is_encrypted(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    for name, resource in resources.items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::SNS::Topic":
+            assert properties.get("KmsMasterKeyId"), f"topic {name} is not encrypted"
+        if resource.get("Type") == "AWS::SQS::Queue":
+            assert properties.get("SqsManagedSseEnabled") is True or properties.get("KmsMasterKeyId"), (
+                f"queue {name} is not encrypted"
+            )
+
+
+def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [alarm["Properties"] for alarm in _resources_of_type(template, "AWS::CloudWatch::Alarm").values()]
 
 
 @pytest.mark.parametrize(
@@ -446,14 +510,23 @@ def _alarms(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
             {"QueueName": {"Fn::GetAtt": ["FailedInvocationsQueue", "QueueName"]}},
         ),
         ("AWS/States", "ExecutionsFailed", {"StateMachineArn": {"Ref": "VerifyBagStateMachine"}}),
+        # The distributed state machine: its aggregator's failures (planner and shard failures are
+        # published as error verdicts, BagsErrored), and failed executions.
+        ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "AggregateVerdictFunction"}}),
+        ("AWS/States", "ExecutionsFailed", {"StateMachineArn": {"Ref": "VerifyBagDistributedStateMachine"}}),
     ],
 )
 def test_alarm_fires_on_the_first_occurrence(
     template: dict[str, Any], namespace: str, metric: str, dimensions: dict[str, Any]
 ) -> None:
-    alarm = _alarms(template).get((namespace, metric))
-    assert alarm is not None, f"no alarm on {namespace} {metric}"
-    assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == dimensions
+    found = [
+        alarm
+        for alarm in _alarms(template)
+        if (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric)
+        and {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == dimensions
+    ]
+    assert found, f"no alarm on {namespace} {metric} {dimensions}"
+    [alarm] = found
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == {
@@ -464,7 +537,8 @@ def test_alarm_fires_on_the_first_occurrence(
 def test_custom_metric_alarms_match_what_the_function_emits(template: dict[str, Any]) -> None:
     env = _globals_env(template)
     source = (FUNCTION_DIR / "app.py").read_text(encoding="utf-8")
-    for (namespace, metric), alarm in _alarms(template).items():
+    for alarm in _alarms(template):
+        namespace, metric = alarm["Namespace"], alarm["MetricName"]
         if namespace.startswith("AWS/"):
             continue
         assert namespace == env["POWERTOOLS_METRICS_NAMESPACE"]
@@ -480,3 +554,168 @@ def test_powertools_environment(template: dict[str, Any]) -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", "verdicts are too big for X-Ray metadata"
     assert _function_setting(template, "Tracing") == "Active"
+
+
+# --- issue 6: distributed verification ------------------------------------------------------------
+
+DISTRIBUTED_ASL = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
+BAG_OBJECTS = "arn:${AWS::Partition}:s3:::${BucketNamePrefix}-bags-${AWS::AccountId}-${AWS::Region}/*"
+BAG_BUCKET = "arn:${AWS::Partition}:s3:::${BucketNamePrefix}-bags-${AWS::AccountId}-${AWS::Region}"
+RUNS = "${WorkBucket.Arn}/runs/*"
+# (action, resource) pairs each function may have, resources as written in template.yaml.
+DISTRIBUTED_GRANTS = {
+    "PlanBagFunction": {
+        ("s3:GetObject", BAG_OBJECTS),
+        ("s3:GetObjectVersion", BAG_OBJECTS),
+        ("s3:ListBucket", BAG_BUCKET),
+        ("s3:PutObject", RUNS),
+    },
+    "VerifyShardFunction": {
+        ("s3:GetObject", BAG_OBJECTS),
+        ("s3:GetObjectVersion", BAG_OBJECTS),
+        ("s3:ListBucket", BAG_BUCKET),
+        ("s3:GetObject", RUNS),
+        ("s3:PutObject", RUNS),
+    },
+    # Never the bags: it reads what the shards wrote.
+    "AggregateVerdictFunction": {
+        ("s3:GetObject", RUNS),
+        ("s3:ListBucket", "WorkBucket.Arn"),
+        ("sns:Publish", "VerdictTopic"),
+    },
+}
+
+
+def _resource_name(resource: Any) -> str:
+    if isinstance(resource, dict) and "Fn::Sub" in resource:
+        return str(resource["Fn::Sub"])
+    if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+        return ".".join(_as_list(resource["Fn::GetAtt"]))
+    if isinstance(resource, dict) and "Ref" in resource:
+        return str(resource["Ref"])
+    return str(resource)
+
+
+def _grants(properties: dict[str, Any]) -> tuple[set[tuple[str, str]], dict[str, set[tuple[str, str]]]]:
+    """(unconditional (action, resource) pairs, {condition: pairs}) of a function's inline policies."""
+    always: set[tuple[str, str]] = set()
+    conditional: dict[str, set[tuple[str, str]]] = {}
+    for policy in _as_list(properties.get("Policies", [])):
+        assert isinstance(policy, dict) and "Statement" in policy, f"not an inline policy: {policy!r}"
+        for statement in _as_list(policy["Statement"]):
+            target = always
+            if "Fn::If" in statement:
+                condition, statement, otherwise = statement["Fn::If"]
+                assert otherwise == {"Ref": "AWS::NoValue"}
+                target = conditional.setdefault(condition, set())
+            assert statement["Effect"] == "Allow" and "NotAction" not in statement
+            for action in _as_list(statement["Action"]):
+                for resource in _as_list(statement["Resource"]):
+                    target.add((action, _resource_name(resource)))
+    return always, conditional
+
+
+@pytest.mark.parametrize("function_id", sorted(DISTRIBUTED_GRANTS))
+def test_distributed_functions_are_least_privilege(template: dict[str, Any], function_id: str) -> None:
+    properties = template["Resources"][function_id]["Properties"]
+    assert properties["CodeUri"] == _function(template)["CodeUri"], "one code package for all handlers"
+    assert properties["Handler"].startswith("distributed_app.")
+    assert (FUNCTION_DIR / "distributed_app.py").is_file()
+    always, conditional = _grants(properties)
+    assert always == DISTRIBUTED_GRANTS[function_id]
+    expected_conditional = (
+        {"HasReportBucket": {("s3:PutObject", "arn:${AWS::Partition}:s3:::${ReportBucket}/reports/*")}}
+        if function_id == "AggregateVerdictFunction"
+        else {}
+    )
+    assert conditional == expected_conditional
+
+
+def test_work_bucket_is_private_encrypted_and_expires_runs(template: dict[str, Any]) -> None:
+    bucket = template["Resources"]["WorkBucket"]["Properties"]
+    assert (
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+            "SSEAlgorithm"
+        ]
+        == "AES256"
+    )
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    [rule] = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and 1 <= rule["ExpirationInDays"] <= 30
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
+    planner = template["Resources"]["PlanBagFunction"]["Properties"]["Environment"]["Variables"]
+    assert planner["WORK_BUCKET"] == {"Ref": "WorkBucket"} and planner["WORK_PREFIX"] == "runs/"
+    assert planner["SHARD_CONCURRENCY"] == {"Ref": "ShardConcurrency"}
+
+
+def test_planner_fits_the_1_gb_the_million_entry_test_measures(template: dict[str, Any]) -> None:
+    assert template["Resources"]["PlanBagFunction"]["Properties"]["MemorySize"] == 1024
+
+
+def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state, those inside Map item processors too."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        if "ItemProcessor" in state:
+            found.update(_states(state["ItemProcessor"]))
+    return found
+
+
+def test_distributed_state_machine_resource_and_policies(template: dict[str, Any]) -> None:
+    machine = template["Resources"]["VerifyBagDistributedStateMachine"]["Properties"]
+    assert (ROOT / machine["DefinitionUri"]).resolve() == DISTRIBUTED_ASL
+    placeholders = set(re.findall(r"\$\{(\w+)\}", DISTRIBUTED_ASL.read_text(encoding="utf-8")))
+    assert placeholders == set(machine["DefinitionSubstitutions"])
+    invoked = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in machine["Policies"]
+        if "LambdaInvokePolicy" in policy
+    }
+    assert invoked == {"PlanBagFunction", "VerifyShardFunction", "AggregateVerdictFunction"}
+    statements = [s for p in machine["Policies"] if "Statement" in p for s in _as_list(p["Statement"])]
+    grants = {(action, _resource_name(s["Resource"])) for s in statements for action in _as_list(s["Action"])}
+    own = "${AWS::Region}:${AWS::AccountId}:stateMachine:${BucketNamePrefix}-verify-bag-distributed"
+    executions = "${AWS::Region}:${AWS::AccountId}:execution:${BucketNamePrefix}-verify-bag-distributed/*"
+    assert grants == {
+        ("s3:GetObject", RUNS),  # the ItemReader
+        ("states:StartExecution", f"arn:${{AWS::Partition}}:states:{own}"),  # child executions
+        ("states:DescribeExecution", f"arn:${{AWS::Partition}}:states:{executions}"),
+        ("states:StopExecution", f"arn:${{AWS::Partition}}:states:{executions}"),
+    }
+    assert machine["Name"] == {"Fn::Sub": "${BucketNamePrefix}-verify-bag-distributed"}
+
+
+def test_distributed_definition(template: dict[str, Any]) -> None:
+    definition = json.loads(DISTRIBUTED_ASL.read_text(encoding="utf-8"))
+    states = _states(definition)
+    [shards] = [state for state in definition["States"].values() if state["Type"] == "Map"]
+    assert shards["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    assert shards["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert shards["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
+    assert shards["MaxConcurrencyPath"] == "$.concurrency"
+    assert shards["ToleratedFailurePercentage"] == 100
+    assert shards["ResultPath"] is None, "shard results go to S3, not through the state"
+    # Every task: retries only transient Lambda errors, never a failure of its own.
+    tasks = {name: state for name, state in states.items() if state["Type"] == "Task"}
+    assert set(tasks) == {"PlanBag", "VerifyShard", "RecordShardFailure", "AggregateVerdict"}
+    for name, task in tasks.items():
+        retried = {error for retrier in task.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert retried and all(error.startswith("Lambda.") for error in retried), (name, retried)
+    # A shard's failure is recorded; the planner's and the Map's go to the aggregator, who publishes.
+    assert tasks["VerifyShard"]["Catch"][0]["Next"] == "RecordShardFailure"
+    assert tasks["PlanBag"]["Catch"][0]["Next"] == "AggregateVerdict"
+    assert shards["Catch"][0]["Next"] == "AggregateVerdict"
+    # The same end states as VerifyBagStateMachine.
+    ends = {name for name, state in definition["States"].items() if state["Type"] in ("Succeed", "Fail")}
+    assert ends == {"BagValid", "BagInvalid", "VerificationError", "UnexpectedVerdict"}
+
+
+def test_distributed_asl_validator() -> None:
+    npx = shutil.which("npx")
+    if npx is None or not (ROOT / "node_modules" / ".bin" / "asl-validator").exists():
+        pytest.fail("asl-validator is missing: install Node.js and run `npm ci` in the repository root")
+    result = _run(
+        [npx, "--no-install", "asl-validator", "--json-path", str(DISTRIBUTED_ASL.relative_to(ROOT))]
+    )
+    assert result.returncode == 0, _explain(result)

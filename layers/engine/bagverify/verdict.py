@@ -42,6 +42,7 @@ class Kind(enum.StrEnum):
     PAYLOAD_OXUM_MISMATCH = "payload_oxum_mismatch"
     BAG_INFO_INVALID = "bag_info_invalid"
     TAG_FILE_ENCODING = "tag_file_encoding"
+    TAG_FILE_TOO_LARGE = "tag_file_too_large"  # over verify.MAX_TAG_FILE_BYTES: checksummed, not parsed
     NO_PAYLOAD_DIR = "no_payload_dir"
     UNSAFE_PATH = "unsafe_path"
     DUPLICATE_MANIFEST_ENTRY = "duplicate_manifest_entry"
@@ -59,6 +60,8 @@ class Kind(enum.StrEnum):
     SOURCE_UNAVAILABLE = "source_unavailable"
     BAD_EVENT = "bad_event"
     TIMEOUT = "timeout"
+    # A step of a distributed verification (planner, a shard) failed: crashed, out of memory or time
+    STEP_FAILED = "step_failed"
 
 
 @dataclass(frozen=True)

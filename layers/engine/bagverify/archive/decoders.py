@@ -7,7 +7,8 @@ memory: stdlib zipfile hands bzip2 and LZMA a whole read at once and takes all t
 produce, 282 MB at once from a 1 KB bzip2 member of 128 MiB of zeros (measured).
 
 Decoders raise `CorruptData` on corrupt data (and only then: an error reading the blocks
-passes through unchanged); the reader turns it into a corrupt member.
+passes through unchanged); the reader turns it into a corrupt member. A member that would need
+more memory than `MAX_LZMA_DICTIONARY` to decode is an `ArchiveFault` (unsupported compression).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any, cast
 
 import inflate64
 from isal import isal_zlib
+
+from bagverify.archive.errors import ArchiveFault
+from bagverify.verdict import Kind
 
 STORED = 0
 DEFLATED = 8
@@ -67,6 +71,10 @@ METHOD_NAMES = {
 # inflate64 has no output limit, so Deflate64 input goes in slices this small: its longest
 # match (65,538 bytes from a few bits) bounds one slice's output to tens of megabytes.
 _DEFLATE64_SLICE = 1024
+# liblzma allocates an LZMA member's whole dictionary before decoding a byte. Every preset of
+# 7-Zip, xz and zipfile stays within 64 MiB; a larger one (7-Zip's -md, or a hostile header) is
+# refused rather than allocated.
+MAX_LZMA_DICTIONARY = 128 * 1024 * 1024
 
 Decoder = Callable[[Iterable[bytes], int, int], Iterator[bytes]]
 """(compressed blocks, piece size, uncompressed size from the directory) → uncompressed pieces."""
@@ -168,6 +176,12 @@ def _lzma1_filter(properties: bytes, size: int) -> dict[str, int]:
     # member's own size, so a dictionary claimed larger than that is cut to it (a bomb can't
     # make us allocate 4 GiB for a 1 KiB member).
     dict_size = min(int.from_bytes(properties[1:5], "little"), max(size, 4096))
+    if dict_size > MAX_LZMA_DICTIONARY:  # a large member claiming a large dictionary
+        raise ArchiveFault(
+            Kind.UNSUPPORTED_COMPRESSION,
+            f"its LZMA dictionary of {dict_size:,} bytes is more than the {MAX_LZMA_DICTIONARY:,} bytes "
+            "bagverify allocates to decode a member",
+        )
     return {"id": lzma.FILTER_LZMA1, "dict_size": dict_size, "lc": lc, "lp": rest % 5, "pb": rest // 5}
 
 

@@ -43,6 +43,9 @@ class CentralDirectory:
     size: int
     entries: int
     archive_size: int
+    # Bytes before the archive proper (a self-extractor's stub): what zipfile calls "concat", added to
+    # every offset the directory states.
+    prepended: int = 0
 
 
 def locate_central_directory(fileobj: BinaryIO) -> CentralDirectory:
@@ -101,7 +104,9 @@ def locate_central_directory(fileobj: BinaryIO) -> CentralDirectory:
             f"the archive is cut short: its central directory is said to start {where}, but "
             f"{missing:,} bytes before it are missing",
         )
-    return CentralDirectory(directory_end - cd_size, cd_size, entries, archive_size)
+    return CentralDirectory(
+        directory_end - cd_size, cd_size, entries, archive_size, directory_end - cd_size - cd_offset
+    )
 
 
 def _split(parts: int) -> ArchiveFault:

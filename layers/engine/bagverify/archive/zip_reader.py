@@ -252,8 +252,11 @@ class ZipReader:
 
 
 def _entry_name(info: zipfile.ZipInfo) -> str:
-    """The entry's name as unzip and 7-Zip would extract it."""
+    """The entry's name as unzip and 7-Zip would extract it (but for a NUL: the whole name, unsafe)."""
     name = info.filename
+    if "\x00" in info.orig_filename and name == info.orig_filename.split("\x00", 1)[0]:
+        # zipfile (as unzip) cuts a name at its first NUL; kept whole, it is reported as an unsafe name.
+        name = info.orig_filename
     if not info.flag_bits & _FLAG_UTF8 and name == info.orig_filename:
         # No UTF-8 flag and no Unicode Path extra field: zipfile decoded the name as cp437.
         # Info-ZIP in a UTF-8 locale writes UTF-8 names without the flag; unzip and 7-Zip read

@@ -6,15 +6,15 @@ Section numbers refer to RFC 8493. Where BagIt 0.93-0.97 differ, the declared ve
 from __future__ import annotations
 
 import hashlib
-import re
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from bagverify.bag.layout import PAYLOAD_DIR, ManifestName, is_payload
+from bagverify.bag.layout import PAYLOAD_DIR, UNSAFE_PATH, ManifestName, is_payload
 from bagverify.bag.tag_files import (
     FetchEntry,
+    LineProblems,
     Manifest,
     decode_tag_file,
     parse_bag_info,
@@ -22,6 +22,7 @@ from bagverify.bag.tag_files import (
     parse_fetch,
     parse_manifest,
     parse_payload_oxum,
+    quoted,
 )
 from bagverify.checksums import hashlib_name
 from bagverify.verdict import Kind, Problem
@@ -30,7 +31,6 @@ KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
 RFC_8493 = (1, 0)
 # Tag files bagverify parses, so keeps in memory while streaming the archive.
 PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
-_UNSAFE_PATH = re.compile(r"(^/)|(^~)|(^[A-Za-z]:)|(\\)|((^|/)\.\.(/|$))")
 
 
 @dataclass
@@ -181,17 +181,19 @@ def _check_entries(manifest: Manifest, findings: Findings) -> None:
     digest_hex_length = hashlib.new(constructor).digest_size * 2 if constructor else None
     if digest_hex_length == 0:  # shake_*: variable length
         digest_hex_length = None
+    problems = LineProblems(manifest.path)  # the first MAX_LINE_PROBLEMS named, the rest counted
     for path, checksum in list(manifest.entries.items()):
-        if _UNSAFE_PATH.search(path):
-            findings.problem(
+        if UNSAFE_PATH.search(path):
+            problems.add(
                 Kind.UNSAFE_PATH,
-                f"{manifest.path} lists {path!r}: absolute, '..', '~' or drive-letter paths are not allowed",
+                f"{manifest.path} lists {quoted(path)}: absolute, '..', '~', drive-letter, backslash or NUL "
+                "paths are not allowed",
                 path,
                 manifest=manifest.path,
             )
             del manifest.entries[path]
         elif not manifest.is_tag and not is_payload(path):
-            findings.problem(
+            problems.add(
                 Kind.MANIFEST_LINE_INVALID,
                 f"{manifest.path} lists {path}, which is outside data/",
                 path,
@@ -199,13 +201,14 @@ def _check_entries(manifest: Manifest, findings: Findings) -> None:
             )
             del manifest.entries[path]
         elif digest_hex_length and len(checksum) != digest_hex_length:
-            findings.problem(
+            problems.add(
                 Kind.MANIFEST_LINE_INVALID,
                 f"{manifest.path}: the {manifest.algorithm} checksum of {path} has "
                 f"{len(checksum)} hex digits, not {digest_hex_length}",
                 path,
                 manifest=manifest.path,
             )
+    findings.extend(problems.done())
 
 
 def _check_listed_files(

@@ -10,6 +10,30 @@ from bagverify.verdict import Kind
 
 PAYLOAD_DIR = "data/"
 _MANIFEST = re.compile(r"(tag)?manifest-([A-Za-z0-9_-]+)\.txt")
+# Paths that could point outside the bag (§5.1, and what unzippers do with them): absolute, '~',
+# a drive letter, a backslash (a separator on Windows), a '..' component; and NUL, which ends a
+# name in C (zipfile cuts the name there), so the name read is not the name stored.
+UNSAFE_PATH = re.compile(r"(^/)|(^~)|(^[A-Za-z]:)|(\\)|((^|/)\.\.(/|$))|\x00")
+# macOS Finder's "Compress" puts each file's resource fork and attributes here, beside the folder.
+MACOS_FORKS = "__MACOSX/"
+
+
+@dataclass(frozen=True)
+class ScreenedEntries:
+    """Archive entries that belong to no bag: never a bag root, never a bag file, never read."""
+
+    unsafe: list[str]  # names that could write outside the folder the archive is unzipped into
+    macos_forks: list[str]  # under __MACOSX/ at the archive's root
+
+    @property
+    def ignored(self) -> set[str]:
+        return {*self.unsafe, *self.macos_forks}
+
+
+def screen_entries(entry_names: list[str]) -> ScreenedEntries:
+    unsafe = [name for name in entry_names if UNSAFE_PATH.search(name)]
+    forks = [name for name in entry_names if name.startswith(MACOS_FORKS) and not UNSAFE_PATH.search(name)]
+    return ScreenedEntries(unsafe, forks)
 
 
 def find_bag_root(entry_names: list[str]) -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from bagverify.verdict import Kind, Problem
 
-_BAGIT_LINE_1 = re.compile(r"BagIt-Version: (\d+)\.(\d+)")
+# ASCII digits only (\d takes Arabic-Indic ones too), and few enough for int() (it refuses over 4,300).
+_BAGIT_LINE_1 = re.compile(r"BagIt-Version: ([0-9]{1,9})\.([0-9]{1,9})")
 _BAGIT_LINE_2 = re.compile(r"Tag-File-Character-Encoding: (\S+)")
 _MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(.+)")
 # RFC 8493 §2.1.3: only CR, LF and % itself are percent-encoded in manifest paths.
@@ -19,6 +24,17 @@ _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # A label (no colon, no surrounding whitespace), a colon, exactly one space or tab, then the value.
 _BAG_INFO_LINE = re.compile(r"([^:\s](?:[^:]*[^:\s])?):[ \t](.*)")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+_NUMBER = re.compile(r"[0-9]{1,40}")
+# What decode_tag_file leaves where bytes did not decode: lines holding one are skipped by the parsers.
+_UNDECODABLE = re.compile("[\ud800-\udfff]")
+# Per tag file, the first this many line problems (and warnings) are named one by one; the rest are
+# counted in one more: a hostile file of millions of bad lines costs time, never memory.
+MAX_LINE_PROBLEMS = 1000
+# No ZIP entry name is longer (APPNOTE 4.4.10: a 16-bit length), so no listed path may be.
+MAX_PATH_LENGTH = 0xFFFF
+# Of a line or value quoted in a message.
+_QUOTED_CHARACTERS = 200
 
 
 @dataclass(frozen=True)
@@ -52,6 +68,74 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def iter_lines(text: str, block: int = 1 << 16) -> Iterator[tuple[int, str]]:
+    """(number, line) for the lines `split_lines` gives, a block at a time: never a list of millions.
+
+    Lines that held bytes which did not decode (see `decode_tag_file`) are skipped: they were reported
+    there, and what is left of them would only be misread.
+    """
+    for number, line, undecodable in _numbered_lines(text, block):
+        if not undecodable:
+            yield number, line
+
+
+def _numbered_lines(text: str, block: int = 1 << 16) -> Iterator[tuple[int, str, bool]]:
+    """(number, line, holds undecodable bytes) for each line; split by str.split, `block` characters
+    (ending at a line feed, so a CRLF is never cut in two) at a time."""
+    number, start = 0, 0
+    while start < len(text):
+        end = text.find("\n", start + block)
+        end = len(text) if end < 0 else end + 1
+        chunk = text[start:end]
+        lines = chunk.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        marked = _UNDECODABLE.search(chunk) is not None
+        for line in lines:
+            number += 1
+            yield number, line, marked and _UNDECODABLE.search(line) is not None
+        start = end
+
+
+def quoted(text: str) -> str:
+    """`text` for a message: repr, cut to a readable length."""
+    if len(text) <= _QUOTED_CHARACTERS:
+        return repr(text)
+    return f"{text[:_QUOTED_CHARACTERS]!r}... ({len(text):,} characters)"
+
+
+class LineProblems:
+    """One tag file's problems (or warnings): the first MAX_LINE_PROBLEMS as found, the rest counted."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.named: list[Problem] = []
+        self.more: Counter[Kind] = Counter()
+
+    def add(self, kind: Kind, message: str, path: str, quote: str | None = None, **details: Any) -> None:
+        """Named while fewer than MAX_LINE_PROBLEMS are, else counted. `quote`, quoted, ends the message
+        (quoting is the costly part, so it is done only for the problems named)."""
+        if len(self.named) < MAX_LINE_PROBLEMS:
+            text = message if quote is None else message + quoted(quote)
+            self.named.append(Problem(kind, text, path, details))
+        else:
+            self.more[kind] += 1
+
+    def done(self) -> list[Problem]:
+        return [
+            *self.named,
+            *(
+                Problem(
+                    kind,
+                    f"{self.path}: {count:,} more like these ({kind}) are not listed",
+                    self.path,
+                    {"more": count},
+                )
+                for kind, count in self.more.items()
+            ),
+        ]
+
+
 def parse_bagit_txt(data: bytes) -> tuple[BagDeclaration | None, list[Problem]]:
     """bagit.txt (§2.1.1): exactly `BagIt-Version: M.N` then `Tag-File-Character-Encoding: ENC`, no BOM.
 
@@ -72,20 +156,28 @@ def parse_bagit_txt(data: bytes) -> tuple[BagDeclaration | None, list[Problem]]:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         return bad(f"bagit.txt is not UTF-8: {error}")
-    lines = split_lines(text)
+    # Three lines at most are looked at: a bagit.txt of a million lines is not split into a million.
+    lines = [match.group().rstrip("\r\n") for match in itertools.islice(_LINE.finditer(text), 3)]
     if len(lines) != 2:
-        return bad(f"bagit.txt must have exactly two lines, has {len(lines)}")
+        return bad(f"bagit.txt must have exactly two lines, has {len(lines) if len(lines) < 3 else 'more'}")
     version = _BAGIT_LINE_1.fullmatch(lines[0])
     encoding = _BAGIT_LINE_2.fullmatch(lines[1])
     if not version:
-        return bad(f"first line must be 'BagIt-Version: M.N', is {lines[0]!r}")
+        return bad(f"first line must be 'BagIt-Version: M.N', is {quoted(lines[0])}")
     if not encoding:
-        return bad(f"second line must be 'Tag-File-Character-Encoding: ENC', is {lines[1]!r}")
-    try:
-        codecs.lookup(encoding.group(1))
-    except LookupError:
-        return bad(f"unknown Tag-File-Character-Encoding {encoding.group(1)!r}")
+        return bad(f"second line must be 'Tag-File-Character-Encoding: ENC', is {quoted(lines[1])}")
+    if not is_text_encoding(encoding.group(1)):
+        return bad(f"unknown Tag-File-Character-Encoding {quoted(encoding.group(1))}")
     return BagDeclaration((int(version.group(1)), int(version.group(2))), encoding.group(1)), problems
+
+
+def is_text_encoding(name: str) -> bool:
+    """A codec Python knows that decodes bytes to text (not rot13, hex, zlib, ... nor 'undefined')."""
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
+        return False
+    return bool(getattr(info, "_is_text_encoding", True)) and info.name != "undefined"
 
 
 def decode_tag_file(data: bytes, encoding: str, path: str) -> tuple[str | None, list[Problem]]:
@@ -93,17 +185,52 @@ def decode_tag_file(data: bytes, encoding: str, path: str) -> tuple[str | None, 
 
     A byte order mark is a problem, but the text after it is still returned, so that the file's
     other faults, and the files a manifest lists, are still checked: a manifest with a BOM would
-    otherwise leave every checksum in it unverified. Bytes that don't decode give no text.
+    otherwise leave every checksum in it unverified. Likewise bytes that don't decode are a problem
+    of their line only: each such line is named, and its undecodable bytes are left in the text as
+    lone surrogates, which `iter_lines` skips, so every other line is still read. A file in another
+    encoding altogether (a UTF-16 BOM in a file declared UTF-8) gives no text.
     """
+    if not is_text_encoding(encoding):
+        return None, [
+            Problem(Kind.TAG_FILE_ENCODING, f"{path}: {quoted(encoding)} is not a text encoding", path)
+        ]
+    problems: list[Problem] = []
     try:
         text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        # Also where a UTF-16 BOM begins a file declared UTF-8: the file is in another encoding.
-        return None, [Problem(Kind.TAG_FILE_ENCODING, f"{path} is not valid {encoding}: {error}", path)]
+    except UnicodeError as error:  # UnicodeDecodeError, and what punycode or idna raise
+        whole_file = Problem(Kind.TAG_FILE_ENCODING, f"{path} is not valid {encoding}: {error}", path)
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in encoding:
+            return None, [whole_file]  # another encoding altogether: no line would read right
+        try:
+            text = data.decode(encoding, "surrogateescape")
+        except UnicodeError:  # a codec that can't mark what it can't decode (ASCII bytes, punycode)
+            return None, [whole_file]
     if data.startswith(_BYTE_ORDER_MARKS):
-        bom = Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path)
-        return text.removeprefix("\ufeff"), [bom]
-    return text, []
+        problems.append(Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path))
+        text = text.removeprefix("\ufeff")
+    if _UNDECODABLE.search(text):
+        problems.extend(_undecodable_lines(text, encoding, path))
+    return text, problems
+
+
+def _undecodable_lines(text: str, encoding: str, path: str) -> list[Problem]:
+    def shown(line: str) -> str:
+        try:
+            return repr(line.encode(encoding, "surrogateescape")[:_QUOTED_CHARACTERS])
+        except (UnicodeError, LookupError):
+            return quoted(line)
+
+    problems = LineProblems(path)
+    for number, line, undecodable in _numbered_lines(text):
+        if undecodable:
+            what = shown(line) if len(problems.named) < MAX_LINE_PROBLEMS else ""  # the costly part
+            problems.add(
+                Kind.TAG_FILE_ENCODING,
+                f"{path} line {number} is not valid {encoding}: {what}; skipped, the other lines are read",
+                path,
+                line=number,
+            )
+    return problems.done()
 
 
 def decode_manifest_path(raw: str) -> str:
@@ -119,77 +246,75 @@ def parse_manifest(
     1.0 an identical repeat is only a warning.
     """
     manifest = Manifest(path, algorithm, is_tag=path.startswith("tagmanifest-"))
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    for number, line in enumerate(split_lines(text), start=1):
+    problems, warnings = LineProblems(path), LineProblems(path)
+    for number, line in iter_lines(text):
         match = _MANIFEST_LINE.fullmatch(line)
         if not match:
-            problems.append(
-                Problem(
-                    Kind.MANIFEST_LINE_INVALID, f"{path} line {number} is not 'checksum path': {line!r}", path
-                )
+            problems.add(
+                Kind.MANIFEST_LINE_INVALID,
+                f"{path} line {number} is not 'checksum path': ",
+                path,
+                quote=line,
             )
             continue
         checksum, file_path = match.group(1).lower(), decode_manifest_path(match.group(2))
-        if file_path.startswith("*"):  # md5sum's binary-mode marker (§6.1.3)
-            warnings.append(
-                Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: '*' prefix stripped", path)
+        if len(file_path) > MAX_PATH_LENGTH:
+            problems.add(
+                Kind.MANIFEST_LINE_INVALID,
+                f"{path} line {number} lists a path of {len(file_path):,} characters, longer than any "
+                f"name a ZIP can hold: {quoted(file_path)}",
+                path,
             )
+            continue
+        if file_path.startswith("*"):  # md5sum's binary-mode marker (§6.1.3)
+            warnings.add(Kind.NON_STANDARD_PATH, f"{path} line {number}: '*' prefix stripped", path)
             file_path = file_path[1:]
         if file_path.startswith("./"):
-            warnings.append(
-                Problem(Kind.NON_STANDARD_PATH, f"{path} line {number}: './' prefix stripped", path)
-            )
+            warnings.add(Kind.NON_STANDARD_PATH, f"{path} line {number}: './' prefix stripped", path)
             file_path = file_path[2:]
         previous = manifest.entries.get(file_path)
         if previous is not None:
-            repeat = Problem(
+            (problems if strict or previous != checksum else warnings).add(
                 Kind.DUPLICATE_MANIFEST_ENTRY,
                 f"{path} lists {file_path} more than once"
                 + (" with different checksums" if previous != checksum else ""),
                 file_path,
-                {"manifest": path},
+                manifest=path,
             )
-            (problems if strict or previous != checksum else warnings).append(repeat)
         manifest.entries[file_path] = checksum
-    return manifest, problems, warnings
+    return manifest, problems.done(), warnings.done()
 
 
 def parse_fetch(text: str) -> tuple[list[FetchEntry], list[Problem]]:
     """`URL LENGTH FILENAME` lines (§2.2.3): URL absolute, LENGTH octets or '-'."""
     entries: list[FetchEntry] = []
-    problems: list[Problem] = []
-    for number, line in enumerate(split_lines(text), start=1):
+    problems = LineProblems("fetch.txt")
+    for number, line in iter_lines(text):
         match = _FETCH_LINE.fullmatch(line)
         if not match:
-            problems.append(
-                Problem(
-                    Kind.FETCH_INVALID, f"fetch.txt line {number} is not 'URL LENGTH FILENAME'", "fetch.txt"
-                )
+            problems.add(
+                Kind.FETCH_INVALID, f"fetch.txt line {number} is not 'URL LENGTH FILENAME'", "fetch.txt"
             )
             continue
         url, length, raw_path = match.groups()
         if not _ABSOLUTE_URL.match(url):
-            problems.append(
-                Problem(
-                    Kind.FETCH_INVALID,
-                    f"fetch.txt line {number}: {url!r} is not an absolute URL",
-                    "fetch.txt",
-                )
+            problems.add(
+                Kind.FETCH_INVALID,
+                f"fetch.txt line {number}: {quoted(url)} is not an absolute URL",
+                "fetch.txt",
             )
-        if length != "-" and not length.isdigit():
-            problems.append(
-                Problem(
-                    Kind.FETCH_INVALID,
-                    f"fetch.txt line {number}: length {length!r} is not a number of octets or '-'",
-                    "fetch.txt",
-                )
+        # ASCII digits only: str.isdigit() takes "²", which int() refuses.
+        if length != "-" and not _NUMBER.fullmatch(length):
+            problems.add(
+                Kind.FETCH_INVALID,
+                f"fetch.txt line {number}: length {quoted(length)} is not a number of octets or '-'",
+                "fetch.txt",
             )
             continue
         entries.append(
             FetchEntry(url, None if length == "-" else int(length), decode_manifest_path(raw_path))
         )
-    return entries, problems
+    return entries, problems.done()
 
 
 def parse_bag_info(
@@ -197,33 +322,32 @@ def parse_bag_info(
 ) -> tuple[list[tuple[str, str]], list[Problem], list[Problem]]:
     """`Label: value` lines (§2.2.2): a label, a colon, one space or tab, the value; lines that begin
     with whitespace continue the previous value."""
-    tags: list[tuple[str, str]] = []
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    for number, line in enumerate(split_lines(text), start=1):
+    tags: list[tuple[str, list[str]]] = []  # continuations joined at the end: linear, however many
+    problems, warnings = LineProblems(name), LineProblems(name)
+    for number, line in iter_lines(text):
         if not line.strip():
-            warnings.append(Problem(Kind.NON_STANDARD_PATH, f"{name} line {number} is blank", name))
+            warnings.add(Kind.NON_STANDARD_PATH, f"{name} line {number} is blank", name)
             continue
         if line[:1] in (" ", "\t"):
             if not tags:
-                problems.append(
-                    Problem(Kind.BAG_INFO_INVALID, f"{name} line {number} continues nothing", name)
-                )
+                problems.add(Kind.BAG_INFO_INVALID, f"{name} line {number} continues nothing", name)
                 continue
-            label, value = tags[-1]
-            tags[-1] = (label, f"{value} {line.strip()}")
+            tags[-1][1].append(line.strip())
             continue
         match = _BAG_INFO_LINE.fullmatch(line)
         if not match:
-            problems.append(
-                Problem(Kind.BAG_INFO_INVALID, f"{name} line {number} is not 'Label: value': {line!r}", name)
+            problems.add(
+                Kind.BAG_INFO_INVALID,
+                f"{name} line {number} is not 'Label: value': ",
+                name,
+                quote=line,
             )
             continue
-        tags.append((match.group(1), match.group(2)))
-    return tags, problems, warnings
+        tags.append((match.group(1), [match.group(2)]))
+    return [(label, " ".join(parts)) for label, parts in tags], problems.done(), warnings.done()
 
 
 def parse_payload_oxum(value: str) -> tuple[int, int] | None:
     """`octets.streams`, or None when malformed."""
-    match = re.fullmatch(r"(\d+)\.(\d+)", value)
+    match = re.fullmatch(r"([0-9]{1,40})\.([0-9]{1,40})", value)  # ASCII digits, as many as int() takes
     return (int(match.group(1)), int(match.group(2))) if match else None

@@ -83,8 +83,12 @@ class S3RangedFile(io.RawIOBase):
         part_size: int = DEFAULT_PART_SIZE,
         tail_size: int = DEFAULT_TAIL_SIZE,
         read_ahead: int | None = None,
+        read_ahead_end: int | None = None,
     ) -> None:
         """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default).
+
+        `read_ahead_end`: nothing at or past this offset is fetched ahead of the reader (a shard of
+        a distributed verification reads only its own byte range; the next shard reads the rest).
 
         `etag`: the ETag the caller expects (quoted or not); without `version_id`, every GET from
         the first is made `IfMatch` on it.
@@ -96,6 +100,7 @@ class S3RangedFile(io.RawIOBase):
         self.name = f"s3://{bucket}/{key}"
         self._part_size = part_size
         self._depth = default_depth(part_size) if read_ahead is None else read_ahead
+        self._read_ahead_end = read_ahead_end
         self._executor: ThreadPoolExecutor | None = None
         self._read_ahead: ReadAhead | None = None
         self._counter_lock = threading.Lock()
@@ -170,6 +175,8 @@ class S3RangedFile(io.RawIOBase):
         # Not ahead of the reader: a new sequential run starts here. Everything up to the
         # tail (already in memory, never fetched twice) is read ahead in parts.
         end = self._tail.start if position < self._tail.start else self.size
+        if self._read_ahead_end is not None and position < self._read_ahead_end:
+            end = min(end, self._read_ahead_end)
         if self._depth == 0 or wanted > self._part_size:
             stop = min(end, position + max(self._part_size, wanted))
             self._move_ahead(Part(position, self._fetch(position, stop)))

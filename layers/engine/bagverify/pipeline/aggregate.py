@@ -1,0 +1,70 @@
+"""Step 3, the verdict: every scan's results merged into one BagContents, the whole-bag checks, one Verdict.
+
+The checks are `bag.checks.check_bag`, whatever the number of shards: completeness both ways,
+checksums against every manifest, Payload-Oxum, tag manifests, bagit.txt, bag-info.txt, fetch.txt.
+
+A scan that stopped (S3 failed, deadline) or a shard that never reported is an *error*, and its
+members are merged as present but unreadable: the checks then neither call them missing nor
+compare their checksums, and every problem the other shards found is still named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bagverify.bag.checks import BagContents, Findings, check_bag
+from bagverify.pipeline.plan import Plan
+from bagverify.pipeline.shard import ShardResult, payload_totals
+from bagverify.verdict import Problem, Stats, Verdict, decide
+
+
+def aggregate(
+    plan: Plan,
+    results: Sequence[ShardResult],
+    *,
+    get_requests: int = 0,
+    bytes_read: int = 0,
+    seconds: float = 0.0,
+    errors: Iterable[Problem] = (),
+) -> Verdict:
+    """The verdict on the bag from its plan and the results of its scans (tag files first, then shards).
+
+    `errors`: failures outside any scan (a shard's Lambda that failed, ...), each an *error*.
+    """
+    findings = Findings()
+    findings.extend(plan.problems, plan.warnings)
+    failures = [plan.error] if plan.error else []
+    for result in results:
+        findings.extend(result.problems, result.warnings)
+        if result.error is not None:
+            failures.append(result.error)
+    failures.extend(errors)
+    if plan.listed:
+        check_bag(merge(plan, results), plan.manifests, findings)
+    files, payload_bytes = payload_totals(results)
+    stats = Stats(files, payload_bytes, plan.archive_bytes, get_requests, bytes_read, round(seconds, 3))
+    return Verdict(
+        decide(findings.problems, failures[0] if failures else None),
+        plan.source,
+        [*findings.problems, *failures],
+        findings.warnings,
+        stats,
+        plan.object,
+    )
+
+
+def merge(plan: Plan, results: Iterable[ShardResult]) -> BagContents:
+    contents = BagContents(has_payload_dir=plan.has_payload_dir)
+    for result in results:
+        for path, size, digests in result.files:
+            contents.sizes[path] = size
+            if digests is None:
+                contents.unreadable.add(path)
+            else:
+                contents.digests[path] = digests
+        for path, size in result.unverified:
+            contents.sizes[path] = size
+            contents.unreadable.add(path)
+        contents.unreadable.update(result.unreadable)
+        contents.tag_contents.update(result.tag_contents)
+    return contents

@@ -1,0 +1,447 @@
+"""The three steps as separate invocations, handing over through a work location (`work.WorkStore`).
+
+For the distributed state machine (statemachines/verify_bag_distributed.asl.json), whose Lambda
+handlers call these:
+
+- `plan_bag`: open the bag (the tail GET pins its version or ETag), plan it, read the tag files,
+  write the index, the tag files, the shard items and the plan; return what the state machine
+  needs (where the shard items are, how many, how many at once).
+- `verify_shard`: one shard item: two ranged GETs of the index for its members, its byte range
+  of the bag (pinned to the planner's version or ETag), its result written to the work location.
+- `record_shard_failure`: what the state machine's Catch calls when a shard's Lambda failed
+  after its retries (crashed, timed out, ran out of memory): a result saying so.
+- `aggregate_run`: the plan and every result, merged and checked into one Verdict. A shard
+  without a result, or with a recorded failure, is an *error* naming that shard, its members
+  counted as present but unverified; nothing is dropped.
+
+Nothing here knows Lambda: `deadline` is a `time.monotonic()` value, as everywhere in the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from bagverify.archive.member_index import EncodedIndex, MemberIndex, MemberReader
+from bagverify.pipeline.aggregate import aggregate
+from bagverify.pipeline.plan import (
+    DEFAULT_CONCURRENCY,
+    SCAN,
+    Plan,
+    Shard,
+    ShardSizing,
+    make_plan,
+)
+from bagverify.pipeline.shard import (
+    ScanProgress,
+    ShardResult,
+    scan_shard,
+    scan_tag_files,
+    unverified_result,
+)
+from bagverify.pipeline.work import (
+    INDEX,
+    PLAN,
+    SHARDS,
+    TAG_RESULT,
+    S3WorkStore,
+    WorkItemMissing,
+    WorkStore,
+    failure_to_jsonl,
+    plan_from_json,
+    plan_to_json,
+    result_from_jsonl,
+    result_to_jsonl,
+    shard_from_dict,
+    shard_result_name,
+    shard_to_dict,
+    tag_file_name,
+)
+from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
+from bagverify.sources.location import quote_etag
+from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# A shard reads only its own range; its first GET (which pins the object) asks for little of the tail.
+SHARD_TAIL_BYTES = 64 * 1024
+# Of a failed Lambda's Cause (often a stack trace), this much is kept in the problem.
+MAX_CAUSE_CHARS = 4_000
+
+
+def sizing_from(shard_bytes: Any = None, concurrency: Any = None) -> ShardSizing:
+    """Sizing from a run's input (`shard_bytes`) and the deployment (`concurrency`); defaults otherwise."""
+    shards_at_once = int(concurrency) if concurrency not in (None, "") else DEFAULT_CONCURRENCY
+    target = int(shard_bytes) if shard_bytes not in (None, "", 0, "0") else None
+    return ShardSizing(target_bytes=target, concurrency=max(1, shards_at_once))
+
+
+# -- 1. plan -------------------------------------------------------------------------------------
+
+
+def plan_bag(
+    location: S3Location,
+    store: S3WorkStore,
+    client: S3Client,
+    *,
+    sizing: ShardSizing,
+    deadline: float | None = None,
+) -> dict[str, Any]:
+    """Plan the bag at `location` into `store`; returns the state machine's view of the run."""
+    started_at = time.time()
+    object_info: dict[str, Any] = {
+        "bucket": location.bucket,
+        "key": location.key,
+        "version_id": location.version_id,
+    }
+    if location.etag:
+        object_info["etag"] = quote_etag(location.etag)
+    try:
+        # No read-ahead: the planner reads the directory (in the tail GET, or one more GET) and a few
+        # tag files, each in the part around it, not the payload behind them.
+        archive = S3RangedFile(
+            client, location.bucket, location.key, location.version_id, etag=location.etag, read_ahead=0
+        )
+    except SourceError as failure:
+        plan = Plan(location.url, object_info, error=Problem(failure.kind, str(failure)))
+        summary = write_plan(plan, store, started_at=started_at, get_requests=1)
+    else:
+        object_info.update(version_id=archive.version_id, etag=archive.etag, size=archive.size)
+        with archive:
+            summary = plan_archive(
+                archive,  # type: ignore[arg-type]
+                store,
+                source=location.url,
+                object_info=object_info,
+                sizing=sizing,
+                deadline=deadline,
+                started_at=started_at,
+            )
+    return {
+        **summary,
+        "source": location.url,
+        "work": store.describe(),
+        "plan_key": store.key(PLAN),
+        "shards_key": store.key(SHARDS),
+        "concurrency": sizing.concurrency,
+    }
+
+
+def plan_unrecognised(reason: str, store: WorkStore) -> dict[str, Any]:
+    """An input that names no bag: a plan holding only that error, so the verdict is still published."""
+    plan = Plan("", {}, error=Problem(Kind.BAD_EVENT, reason))
+    return write_plan(plan, store, started_at=time.time())
+
+
+def plan_archive(
+    fileobj: BinaryIO,
+    store: WorkStore,
+    *,
+    source: str,
+    object_info: dict[str, Any],
+    sizing: ShardSizing,
+    deadline: float | None = None,
+    started_at: float | None = None,
+) -> dict[str, Any]:
+    """Plan the bag ZIP readable from `fileobj`, read its tag files, and write the run into `store`."""
+    started_at = time.time() if started_at is None else started_at
+    plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
+    encoded: EncodedIndex | None = None
+    if plan.listed:
+        assert plan.index is not None
+        counter = ScanProgress(len(plan.tag_positions), plan.archive_bytes, label="the tag files: ")
+        tags = scan_tag_files(plan, MemberReader(fileobj), progress=counter, deadline=deadline)
+        names: dict[str, str] = {}
+        for number, (path, content) in enumerate(tags.tag_contents.items()):
+            names[path] = tag_file_name(number)
+            store.put(names[path], content)
+        tags.tag_contents = {}
+        store.put(TAG_RESULT, result_to_jsonl(tags, tag_files=names))
+        encoded = plan.index.encode(plan.marks)
+        store.put(INDEX, encoded.data)
+        encoded.data = bytearray()  # the ranges are still needed, the bytes no more
+    return write_plan(
+        plan,
+        store,
+        started_at=started_at,
+        encoded=encoded,
+        get_requests=int(getattr(fileobj, "get_requests", 0)),
+        bytes_read=int(getattr(fileobj, "bytes_received", plan.archive_bytes)),
+    )
+
+
+def write_plan(
+    plan: Plan,
+    store: WorkStore,
+    *,
+    started_at: float,
+    encoded: EncodedIndex | None = None,
+    get_requests: int = 0,
+    bytes_read: int = 0,
+) -> dict[str, Any]:
+    """Write the shard items, then the plan (last: a plan in the store means the rest is there)."""
+    ranges = [_index_ranges(encoded, shard) for shard in plan.shards] if encoded else []
+    items = [
+        {
+            "source": plan.source,
+            "object": {key: plan.object.get(key) for key in ("bucket", "key", "version_id", "etag")},
+            "work": store.describe(),
+            "shard": shard_to_dict(shard),
+            "shards": len(plan.shards),
+            "index": index_range,
+            "root": plan.root,
+            "payload_algorithms": plan.payload_algorithms,
+            "tag_algorithms": plan.tag_algorithms,
+            "archive_bytes": plan.archive_bytes,
+            "result": shard_result_name(shard.number),
+        }
+        for shard, index_range in zip(plan.shards, ranges, strict=True)
+    ]
+    store.put(SHARDS, json.dumps(items, ensure_ascii=False).encode("utf-8"), "application/json")
+    extra = {
+        "started_at": started_at,
+        "planner": {
+            "get_requests": get_requests,
+            "bytes_read": bytes_read,
+            "seconds": round(time.time() - started_at, 3),
+        },
+        "index": ranges,
+    }
+    store.put(PLAN, plan_to_json(plan, extra), "application/json")
+    return {"shard_count": len(items)}
+
+
+def _index_ranges(encoded: EncodedIndex, shard: Shard) -> dict[str, Any]:
+    return {
+        "records": list(encoded.record_range(shard.first, shard.stop)),
+        "names": list(encoded.name_range(shard.first, shard.stop)),
+        "names_base": encoded.name_starts[shard.first],
+    }
+
+
+# -- 2. shards -------------------------------------------------------------------------------------
+
+
+def verify_shard(
+    item: Mapping[str, Any], store: WorkStore, client: S3Client, *, deadline: float | None = None
+) -> dict[str, Any]:
+    """Scan one shard item's members of the bag, write its result; returns a small summary."""
+    started = time.monotonic()
+    shard = shard_from_dict(item["shard"])
+    plan = _shard_plan(item)
+    index, marks = _read_index_slice(store, item["index"], shard.first)
+    positions = [shard.first + i for i, mark in enumerate(marks) if mark == SCAN]
+    label = _label(shard, int(item["shards"]))
+    bag = item["object"]
+    try:
+        archive = S3RangedFile(
+            client,
+            bag["bucket"],
+            bag["key"],
+            bag.get("version_id"),
+            etag=bag.get("etag"),
+            tail_size=SHARD_TAIL_BYTES,
+            read_ahead_end=shard.end,
+        )
+    except SourceError as failure:
+        said = str(failure)
+        if isinstance(failure, ObjectChanged):
+            pinned = f"version {bag['version_id']}" if bag.get("version_id") else f"ETag {bag.get('etag')}"
+            said = (
+                f"{plan.source} was replaced after it was planned: it no longer has the {pinned} the "
+                "planner read, and nothing of the newer object is verified by this run"
+            )
+        error = Problem(failure.kind, f"{label}{said}", details=_details(shard, int(item["shards"])))
+        result = unverified_result(plan, index, positions, shard.number, error)
+        result.get_requests = 1
+    else:
+        with archive:
+            return verify_shard_archive(
+                item,
+                store,
+                archive,  # type: ignore[arg-type]
+                deadline=deadline,
+                started=started,
+                read=(index, marks),
+            )
+    result.seconds = round(time.monotonic() - started, 3)
+    return _write_result(item, store, result)
+
+
+def verify_shard_archive(
+    item: Mapping[str, Any],
+    store: WorkStore,
+    fileobj: BinaryIO,
+    *,
+    deadline: float | None = None,
+    started: float | None = None,
+    read: tuple[MemberIndex, list[int]] | None = None,
+) -> dict[str, Any]:
+    """`verify_shard` on an archive already open (`fileobj`: S3RangedFile, or a local file)."""
+    started = time.monotonic() if started is None else started
+    shard = shard_from_dict(item["shard"])
+    index, marks = read or _read_index_slice(store, item["index"], shard.first)
+    positions = sum(1 for mark in marks if mark == SCAN)
+    counter = ScanProgress(
+        positions, max(0, shard.end - shard.start), label=_label(shard, int(item["shards"]))
+    )
+    result = scan_shard(
+        _shard_plan(item),
+        index,
+        shard,
+        MemberReader(fileobj),
+        progress=counter,
+        deadline=deadline,
+        marks=marks,
+    )
+    result.get_requests = int(getattr(fileobj, "get_requests", 0))
+    result.bytes_read = int(getattr(fileobj, "bytes_received", 0))
+    if result.error is not None:
+        result.error = Problem(
+            result.error.kind,
+            result.error.message,
+            result.error.path,
+            {**result.error.details, **_details(shard, int(item["shards"]))},
+        )
+    result.seconds = round(time.monotonic() - started, 3)
+    return _write_result(item, store, result)
+
+
+def _write_result(item: Mapping[str, Any], store: WorkStore, result: ShardResult) -> dict[str, Any]:
+    store.put(str(item["result"]), result_to_jsonl(result), "application/x-ndjson")
+    return {
+        "shard": int(item["shard"]["number"]) + 1,
+        "files": len(result.files),
+        "problems": len(result.problems),
+        "error": str(result.error.kind) if result.error else None,
+    }
+
+
+def record_shard_failure(
+    item: Mapping[str, Any], failure: Mapping[str, Any], store: WorkStore
+) -> dict[str, Any]:
+    """The shard's Lambda failed after its retries: write a result saying so, in its place."""
+    shard = shard_from_dict(item["shard"])
+    shards = int(item["shards"])
+    error = step_failure(f"{_label(shard, shards)}its Lambda failed", failure, _details(shard, shards))
+    store.put(str(item["result"]), failure_to_jsonl(shard.number, error), "application/x-ndjson")
+    return {"shard": shard.number + 1, "error": str(error.kind)}
+
+
+def step_failure(what: str, failure: Mapping[str, Any], details: dict[str, Any] | None = None) -> Problem:
+    """A STEP_FAILED problem from a Step Functions error object ({"Error", "Cause"})."""
+    error = str(failure.get("Error", "unknown error"))
+    cause = str(failure.get("Cause", ""))
+    said = cause
+    try:  # a Lambda's Cause is JSON: {"errorMessage", "errorType", "stackTrace", ...}
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict) and parsed.get("errorMessage"):
+            said = str(parsed["errorMessage"])
+    except ValueError:
+        pass
+    message = f"{what} ({error})" + (f": {said[:500]}" if said else "")
+    return Problem(
+        Kind.STEP_FAILED,
+        message,
+        details={**(details or {}), "error": {"Error": error, "Cause": cause[:MAX_CAUSE_CHARS]}},
+    )
+
+
+# -- 3. aggregate ---------------------------------------------------------------------------------
+
+
+def aggregate_run(store: WorkStore, *, map_failure: Mapping[str, Any] | None = None) -> Verdict:
+    """The verdict of the run in `store`: every result merged and checked, every missing one named."""
+    plan, document = plan_from_json(store.get(PLAN))
+    results: list[ShardResult] = []
+    errors: list[Problem] = []
+    if plan.listed:
+        tags, header = result_from_jsonl(store.get(TAG_RESULT))
+        tags.tag_contents = {path: store.get(name) for path, name in header.get("tag_files", {}).items()}
+        results.append(tags)
+        for shard, index_range in zip(plan.shards, document["index"], strict=True):
+            results.append(_shard_result(store, plan, shard, index_range))
+    if map_failure:
+        errors.append(step_failure("the Distributed Map of the shards failed", map_failure))
+    planner = document.get("planner", {})
+    return aggregate(
+        plan,
+        results,
+        get_requests=int(planner.get("get_requests", 0)) + sum(r.get_requests for r in results),
+        bytes_read=int(planner.get("bytes_read", 0)) + sum(r.bytes_read for r in results),
+        seconds=time.time() - float(document.get("started_at", time.time())),
+        errors=errors,
+    )
+
+
+def failed_plan_verdict(bag: Mapping[str, Any], failure: Mapping[str, Any]) -> Verdict:
+    """The verdict when the planner's Lambda itself failed (no plan exists): an error naming it."""
+    bucket, key = str(bag.get("bucket", "")), str(bag.get("key", ""))
+    source = f"s3://{bucket}/{key}" if bucket and key else ""
+    object_info = {"bucket": bucket, "key": key, "version_id": bag.get("version_id")} if source else {}
+    problem = step_failure("the planner's Lambda failed", failure, {"step": "plan"})
+    return Verdict(decide([], problem), source, [problem], [], Stats(), object_info)
+
+
+def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: dict[str, Any]) -> ShardResult:
+    label = _label(shard, len(plan.shards))
+    try:
+        result, header = result_from_jsonl(store.get(shard_result_name(shard.number)))
+    except WorkItemMissing:
+        error = Problem(
+            Kind.STEP_FAILED,
+            f"{label}wrote no result: its Lambda failed and the failure could not be recorded "
+            "(see the Map Run's failed child executions)",
+            details=_details(shard, len(plan.shards)),
+        )
+        return _unverified_from_index(store, plan, shard, index_range, error)
+    if not header.get("scanned", True):
+        return _unverified_from_index(store, plan, shard, index_range, result.error)
+    return result
+
+
+def _unverified_from_index(
+    store: WorkStore, plan: Plan, shard: Shard, index_range: dict[str, Any], error: Problem | None
+) -> ShardResult:
+    index, marks = _read_index_slice(store, index_range, shard.first)
+    positions = [shard.first + i for i, mark in enumerate(marks) if mark == SCAN]
+    return unverified_result(plan, index, positions, shard.number, error)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _shard_plan(item: Mapping[str, Any]) -> Plan:
+    """What a shard needs of the plan: the bag root and the algorithms."""
+    return Plan(
+        str(item["source"]),
+        dict(item["object"]),
+        archive_bytes=int(item["archive_bytes"]),
+        root=str(item["root"]),
+        payload_algorithms=list(item["payload_algorithms"]),
+        tag_algorithms=list(item["tag_algorithms"]),
+        listed=True,
+    )
+
+
+def _read_index_slice(
+    store: WorkStore, index_range: Mapping[str, Any], first: int
+) -> tuple[MemberIndex, list[int]]:
+    records = store.get(INDEX, *index_range["records"])
+    names = store.get(INDEX, *index_range["names"])
+    index, marks = MemberIndex.decode_slice(first, records, names, int(index_range["names_base"]))
+    return index, list(marks)
+
+
+def _label(shard: Shard, shards: int) -> str:
+    return (
+        f"shard {shard.number + 1} of {shards} (index positions {shard.first:,}-{shard.stop - 1:,}, "
+        f"archive bytes {shard.start:,}-{shard.end:,}): "
+    )
+
+
+def _details(shard: Shard, shards: int) -> dict[str, Any]:
+    return {"shard": shard.number + 1, "shards": shards, "archive_bytes": [shard.start, shard.end]}

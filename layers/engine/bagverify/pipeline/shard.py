@@ -1,0 +1,221 @@
+"""Step 2, the scan: members read through ZipReader's member reader and digested in one pass.
+
+One function reads any set of positions, in offset order: the planner's tag files
+(`scan_tag_files`: kept in memory for the checks) and a shard's byte range (`scan_shard`). A
+member that can't be read is a named problem and the scan goes on; a source that fails (S3
+unavailable, object changed) or a deadline ends the scan with an error, and every member not
+read is listed as unverified, so the aggregator neither calls it missing nor counts it verified.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bagverify.archive import ArchiveFault, Member
+from bagverify.archive.member_index import MemberIndex
+from bagverify.bag.layout import is_payload
+from bagverify.checksums import digest_chunks
+from bagverify.pipeline.plan import SCAN, Plan, Shard
+from bagverify.sources import SourceError
+from bagverify.verdict import Kind, Problem
+
+# Tag files parsed by bagverify are held in memory; beyond this a tag file is a problem, not an OOM.
+MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
+
+Progress = Callable[[int, int, int], None]
+"""Called after each member with (archive bytes done, archive bytes in all, files done)."""
+
+
+class MemberStreams(Protocol):
+    def iter_chunks(self, member: Member) -> Iterator[bytes]: ...
+
+
+class DeadlineReached(Exception):
+    """Raised between members once the deadline has passed, so a caller can report before being killed."""
+
+
+@dataclass
+class ScanProgress:
+    """Counts shared by the scans of one verification: for progress, and for how far a timeout got."""
+
+    total_files: int
+    archive_bytes: int
+    files: int = 0
+    bytes: int = 0
+    archive_bytes_done: int = 0
+    callback: Progress | None = None
+    label: str = ""  # "shard 3 of 12: " in a distributed run
+
+    def advance(self, member: Member) -> None:
+        self.files += 1
+        self.bytes += member.size
+        self.archive_bytes_done += member.compressed_size
+        if self.callback:
+            self.callback(self.archive_bytes_done, self.archive_bytes, self.files)
+
+
+@dataclass
+class ShardResult:
+    """What one scan found. `shard` is the shard's number, or None for the planner's tag files."""
+
+    shard: int | None
+    # (path, size, digest per algorithm or None when the member could not be read)
+    files: list[tuple[str, int, dict[str, str] | None]] = field(default_factory=list)
+    # (path, size) of members not read because the scan stopped (error)
+    unverified: list[tuple[str, int]] = field(default_factory=list)
+    tag_contents: dict[str, bytes] = field(default_factory=dict)
+    # Read and digested, but not to be parsed (a tag file too large to hold)
+    unreadable: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    error: Problem | None = None
+    get_requests: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+
+def scan_tag_files(
+    plan: Plan,
+    reader: MemberStreams,
+    *,
+    progress: ScanProgress,
+    deadline: float | None = None,
+) -> ShardResult:
+    """The tag files the checks parse (bagit.txt, bag-info.txt, fetch.txt, manifests), kept in memory."""
+    assert plan.index is not None
+    return scan_positions(
+        plan, plan.index, reader, plan.tag_positions, None, keep=True, progress=progress, deadline=deadline
+    )
+
+
+def scan_shard(
+    plan: Plan,
+    index: MemberIndex,
+    shard: Shard,
+    reader: MemberStreams,
+    *,
+    progress: ScanProgress,
+    deadline: float | None = None,
+    marks: Iterable[int] | None = None,
+) -> ShardResult:
+    """The members of `shard` (positions [first, stop) marked SCAN), front to back.
+
+    `index` holds at least those positions (the plan's, or the slice a shard read back), and
+    `marks` their marks when they are not the plan's.
+    """
+    own_marks = list(marks) if marks is not None else plan.marks[shard.first : shard.stop]
+    positions = [shard.first + i for i, mark in enumerate(own_marks) if mark == SCAN]
+    return scan_positions(
+        plan, index, reader, positions, shard.number, keep=False, progress=progress, deadline=deadline
+    )
+
+
+def scan_positions(
+    plan: Plan,
+    index: MemberIndex,
+    reader: MemberStreams,
+    positions: list[int],
+    shard: int | None,
+    *,
+    keep: bool,
+    progress: ScanProgress,
+    deadline: float | None,
+) -> ShardResult:
+    started = time.monotonic()
+    result = ShardResult(shard)
+    done = 0
+    try:
+        for position in positions:
+            if deadline is not None and time.monotonic() > deadline:
+                raise DeadlineReached(
+                    f"{progress.label}stopped before the deadline after {progress.files} of "
+                    f"{progress.total_files} files ({progress.archive_bytes_done:,} of "
+                    f"{progress.archive_bytes:,} archive bytes)"
+                )
+            member = index.member(position)
+            path = member.name[len(plan.root) :]
+            _scan_member(reader, path, member, plan.algorithms_for(path), keep=keep, result=result)
+            done += 1
+            progress.advance(member)
+    except SourceError as failure:
+        result.error = Problem(failure.kind, f"{progress.label}{failure}")
+    except DeadlineReached as stopped:
+        details = {"files_verified": progress.files, "bytes_verified": progress.bytes}
+        result.error = Problem(Kind.TIMEOUT, str(stopped), details=details)
+    if result.error is not None:
+        # The member being read when it stopped is among them: it was not verified.
+        result.unverified = [
+            (index.name(p)[len(plan.root) :], index.sizes[p - index.first]) for p in positions[done:]
+        ]
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def unverified_result(
+    plan: Plan, index: MemberIndex, positions: Iterable[int], shard: int | None, error: Problem | None
+) -> ShardResult:
+    """A scan that never ran (the source failed first, an earlier scan stopped, its Lambda failed):
+    every member at `positions` unverified."""
+    result = ShardResult(shard, error=error)
+    result.unverified = [(index.name(p)[len(plan.root) :], index.sizes[p - index.first]) for p in positions]
+    return result
+
+
+def _scan_member(
+    reader: MemberStreams,
+    path: str,
+    member: Member,
+    algorithms: list[str],
+    *,
+    keep: bool,
+    result: ShardResult,
+) -> None:
+    kept = bytearray()
+    too_large = (
+        f"{path} is larger than the {MAX_TAG_FILE_BYTES:,} bytes bagverify reads a tag file into memory"
+    )
+    if keep and member.size > MAX_TAG_FILE_BYTES:
+        # Known from the directory before a byte is read: checksummed as any file is, never held or parsed.
+        result.problems.append(
+            Problem(
+                Kind.TAG_FILE_TOO_LARGE,
+                f"{too_large} ({member.size:,} bytes); its checksums are verified, what it says is not read",
+                path,
+                {"size": member.size, "limit": MAX_TAG_FILE_BYTES},
+            )
+        )
+        result.unreadable.append(path)
+        keep = False
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in reader.iter_chunks(member):
+            if keep:
+                # The reader stops a member at its stated size, so this holds whatever the data does.
+                if len(kept) + len(chunk) > MAX_TAG_FILE_BYTES:
+                    raise ArchiveFault(Kind.TAG_FILE_TOO_LARGE, too_large, path)
+                kept.extend(chunk)
+            yield chunk
+
+    try:
+        digests = digest_chunks(chunks(), algorithms)
+    except ArchiveFault as fault:
+        result.files.append((path, member.size, None))
+        result.problems.append(Problem(fault.kind, str(fault), path))
+        return
+    result.files.append((path, member.size, digests))
+    if keep:
+        result.tag_contents[path] = bytes(kept)
+
+
+def payload_totals(results: Iterable[ShardResult]) -> tuple[int, int]:
+    """(files, bytes) of the payload members the scans read (readable or not)."""
+    files = total = 0
+    for result in results:
+        for path, size, _ in result.files:
+            if is_payload(path):
+                files += 1
+                total += size
+    return files, total

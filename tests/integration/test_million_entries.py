@@ -1,0 +1,106 @@
+"""A bag of 1,000,000 files: listed and planned within a 1 GB Lambda's memory in under 10 s, then verified.
+
+Slow (the ZIP alone takes ~10 s to write): deselected by default, run with `-m slow`. Each step
+runs in a fresh Python process, as each Lambda invocation does, and reports its own peak
+resident memory (`ru_maxrss`, the interpreter and imports included, as Lambda counts them) and
+the seconds the step took (imports excluded). The work location is a folder
+(devtools/local_work.py), written and read exactly as the work bucket is.
+
+The ZIP is written straight as records (devtools/big_zips.py): 1,000,000 stored files of a few
+bytes under data/, a sha256 manifest of ~89 MB, and a ZIP64 extra field on every directory
+entry, as zippers write entries past 4 GiB. Its central directory is ~88 MB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.big_zips import write_many_file_bag
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = 1_000_000
+LAMBDA_1GB = 1024  # MB: the planner's MemorySize
+
+STEP = r"""
+import json, resource, sys, time
+from pathlib import Path
+from devtools.local_work import DirectoryWorkStore
+from bagverify.pipeline.distributed import aggregate_run, plan_archive, sizing_from, verify_shard_archive
+from bagverify.pipeline.work import SHARDS
+
+step, archive, work = sys.argv[1], Path(sys.argv[2]), DirectoryWorkStore(Path(sys.argv[3]))
+started = time.perf_counter()
+if step == "plan":
+    with archive.open("rb") as file:
+        out = plan_archive(file, work, source=str(archive), object_info={}, sizing=sizing_from())
+elif step == "shard":
+    item = json.loads(work.get(SHARDS))[int(sys.argv[4])]
+    with archive.open("rb") as file:
+        out = verify_shard_archive(item, work, file)
+else:
+    verdict = aggregate_run(work)
+    out = {"status": str(verdict.status), "problems": [p.to_dict() for p in verdict.problems[:5]],
+           "stats": verdict.to_dict()["stats"]}
+seconds = time.perf_counter() - started
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"step": step, "seconds": round(seconds, 2), "peak_mb": round(peak_mb), "out": out}))
+"""
+
+
+def run_step(*args: str) -> dict[str, Any]:
+    environment = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'engine'}"}
+    done = subprocess.run(
+        [sys.executable, "-c", STEP, *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    measured: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"{' '.join(args[:1] + args[3:])}: {measured['seconds']} s, peak {measured['peak_mb']} MB")
+    return measured
+
+
+@pytest.fixture(scope="module")
+def million(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    archive = tmp_path_factory.mktemp("million") / "million.zip"
+    with archive.open("wb") as target:
+        write_many_file_bag(target, FILES, zip64_extras=True)
+    yield archive
+
+
+@pytest.mark.slow
+def test_a_million_entries_are_listed_and_planned_in_a_1_gb_lambda_in_under_10_seconds(
+    million: Path, tmp_path: Path
+) -> None:
+    planned = run_step("plan", str(million), str(tmp_path / "work"))
+    assert planned["peak_mb"] < LAMBDA_1GB, planned
+    assert planned["seconds"] < 10, planned
+    plan = json.loads((tmp_path / "work" / "plan.json").read_bytes())
+    assert plan["listed"] and not plan["problems"]
+    assert sum(shard["files"] for shard in plan["shards"]) == FILES  # tag files: the planner reads them
+    assert planned["out"]["shard_count"] == len(plan["shards"]) >= 1
+
+
+@pytest.mark.slow
+def test_a_million_entry_bag_is_verified_by_shards_and_aggregated(million: Path, tmp_path: Path) -> None:
+    work = str(tmp_path / "work")
+    planned = run_step("plan", str(million), work)
+    shards = [run_step("shard", str(million), work, str(n)) for n in range(planned["out"]["shard_count"])]
+    aggregated = run_step("aggregate", str(million), work)
+    assert aggregated["out"]["status"] == "valid", aggregated["out"]["problems"]
+    assert aggregated["out"]["stats"]["files"] == FILES
+    # Within the template's MemorySize for each function.
+    assert all(shard["peak_mb"] < 1769 for shard in shards), shards
+    assert aggregated["peak_mb"] < 3008, aggregated
