@@ -35,7 +35,6 @@ from bagverify.pipeline.shard import (
     unverified_result,
 )
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
-from bagverify.sources.location import quote_etag
 from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
 
 if TYPE_CHECKING:
@@ -113,13 +112,7 @@ def verify_s3_object(
     ETag `location.etag` if that is given (else the verdict is *error*, kind object_changed).
     """
     started = time.monotonic()
-    object_info: dict[str, Any] = {
-        "bucket": location.bucket,
-        "key": location.key,
-        "version_id": location.version_id,
-    }
-    if location.etag:
-        object_info["etag"] = quote_etag(location.etag)
+    object_info = location.object_info()
     try:
         archive = S3RangedFile(
             client or make_s3_client(),

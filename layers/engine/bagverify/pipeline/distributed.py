@@ -60,7 +60,6 @@ from bagverify.pipeline.work import (
     tag_file_name,
 )
 from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
-from bagverify.sources.location import quote_etag
 from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
 
 if TYPE_CHECKING:
@@ -92,13 +91,7 @@ def plan_bag(
 ) -> dict[str, Any]:
     """Plan the bag at `location` into `store`; returns the state machine's view of the run."""
     started_at = time.time()
-    object_info: dict[str, Any] = {
-        "bucket": location.bucket,
-        "key": location.key,
-        "version_id": location.version_id,
-    }
-    if location.etag:
-        object_info["etag"] = quote_etag(location.etag)
+    object_info = location.object_info()
     try:
         # No read-ahead: the planner reads the directory (in the tail GET, or one more GET) and a few
         # tag files, each in the part around it, not the payload behind them.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -37,6 +37,13 @@ class S3Location:
         if parts.query.startswith("versionId="):
             version_id = parts.query.removeprefix("versionId=")
         return cls(parts.netloc, parts.path[1:], version_id)
+
+    def object_info(self) -> dict[str, Any]:
+        """The verdict's `object` before the first GET: bucket, key, version and any expected ETag."""
+        info: dict[str, Any] = {"bucket": self.bucket, "key": self.key, "version_id": self.version_id}
+        if self.etag:
+            info["etag"] = quote_etag(self.etag)
+        return info
 
     @property
     def url(self) -> str:
