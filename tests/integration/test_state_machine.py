@@ -135,7 +135,11 @@ def execute(aws: LocalAws, machine: StateMachine, payload: dict[str, Any], timeo
         "executionArn"
     ]
     deadline = time.monotonic() + timeout
-    while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING":
+    # moto marks an execution SUCCEEDED a moment before it stores its output (a race seen with large
+    # outputs), so a SUCCEEDED execution is read again until its output is there.
+    while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING" or (
+        description["status"] == "SUCCEEDED" and not description.get("output")
+    ):
         assert time.monotonic() < deadline, f"execution still running after {timeout} s"
         time.sleep(0.1)
     history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
