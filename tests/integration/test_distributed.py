@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import make_bag_zip
+from devtools.step_functions import Execution, set_moto_config
+from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
 FUNCTIONS = ("PlanBagFunction", "VerifyShardFunction", "AggregateVerdictFunction")
@@ -58,27 +59,9 @@ class Machine:
     time_left: dict[str, Callable[[dict[str, Any]], int]] = field(default_factory=dict)
 
 
-@dataclass
-class Execution:
-    status: str
-    final_state: str
-    output: Any
-    history: list[dict[str, Any]]
-
-    @property
-    def entered(self) -> list[str]:
-        return [
-            e["stateEnteredEventDetails"]["name"] for e in self.history if "stateEnteredEventDetails" in e
-        ]
-
-
-def _set_moto_config(aws: LocalAws, config: dict[str, Any]) -> None:
-    requests.post(f"{aws.endpoint}/moto-api/config", json=config, timeout=10).raise_for_status()
-
-
 @pytest.fixture
 def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
-    _set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+    set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
     monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
     suffix = str(time.monotonic_ns())
     work_bucket = aws.create_bucket(f"work-{suffix}")
@@ -155,28 +138,13 @@ def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPat
     try:
         yield state
     finally:
-        _set_moto_config(
+        set_moto_config(
             aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
         )
 
 
 def execute(aws: LocalAws, machine: Machine, payload: dict[str, Any], timeout: float = 120) -> Execution:
-    sfn = aws.client("stepfunctions")
-    execution_arn = sfn.start_execution(stateMachineArn=machine.arn, input=json.dumps(payload))[
-        "executionArn"
-    ]
-    deadline = time.monotonic() + timeout
-    # moto marks an execution SUCCEEDED a moment before it stores its output (a race seen with large
-    # outputs), so a SUCCEEDED execution is read again until its output is there.
-    while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING" or (
-        description["status"] == "SUCCEEDED" and not description.get("output")
-    ):
-        assert time.monotonic() < deadline, f"execution still running after {timeout} s"
-        time.sleep(0.1)
-    history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    output = json.loads(description["output"]) if description.get("output") else None
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    return Execution(description["status"], entered[-1] if entered else "", output, history)
+    return run_execution(aws, machine.arn, payload, timeout)
 
 
 def run_objects(aws: LocalAws, machine: Machine) -> dict[str, bytes]:

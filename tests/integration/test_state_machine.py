@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import requests
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import flip_byte, make_bag_zip
+from devtools.step_functions import Execution, set_moto_config
+from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag.asl.json"
 FUNCTION_NAME = "bagverify-VerifyBagFunction"
@@ -41,24 +42,11 @@ class StateMachine:
     invocations: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class Execution:
-    status: str
-    final_state: str
-    output: Any
-    history: list[dict[str, Any]]
-
-
-def _set_moto_config(aws: LocalAws, config: dict[str, Any]) -> None:
-    response = requests.post(f"{aws.endpoint}/moto-api/config", json=config, timeout=10)
-    response.raise_for_status()
-
-
 @pytest.fixture
 def state_machine(
     aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StateMachine]:
-    _set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+    set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
     # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
     monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
     handler = load_handler()
@@ -124,30 +112,13 @@ def state_machine(
     try:
         yield StateMachine(machine_arn, function_arn, invocations)
     finally:
-        _set_moto_config(
+        set_moto_config(
             aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
         )
 
 
 def execute(aws: LocalAws, machine: StateMachine, payload: dict[str, Any], timeout: float = 120) -> Execution:
-    sfn = aws.client("stepfunctions")
-    execution_arn = sfn.start_execution(stateMachineArn=machine.arn, input=json.dumps(payload))[
-        "executionArn"
-    ]
-    deadline = time.monotonic() + timeout
-    # moto marks an execution SUCCEEDED a moment before it stores its output (a race seen with large
-    # outputs), so a SUCCEEDED execution is read again until its output is there.
-    while (description := sfn.describe_execution(executionArn=execution_arn))["status"] == "RUNNING" or (
-        description["status"] == "SUCCEEDED" and not description.get("output")
-    ):
-        assert time.monotonic() < deadline, f"execution still running after {timeout} s"
-        time.sleep(0.1)
-    history = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    entered = [
-        event["stateEnteredEventDetails"]["name"] for event in history if "stateEnteredEventDetails" in event
-    ]
-    output = json.loads(description["output"]) if description.get("output") else None
-    return Execution(description["status"], entered[-1] if entered else "", output, history)
+    return run_execution(aws, machine.arn, payload, timeout)
 
 
 def test_valid_bag_ends_in_bag_valid_with_the_verdict(aws, s3, bucket, topic, state_machine) -> None:  # type: ignore[no-untyped-def]
