@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,3 +51,27 @@ def execute(aws: LocalAws, machine_arn: str, payload: dict[str, Any], timeout: f
     output = json.loads(description["output"]) if description.get("output") else None
     entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
     return Execution(description["status"], entered[-1] if entered else "", output, history)
+
+
+def lambda_role(aws: LocalAws, name: str) -> str:
+    """An IAM role Lambda and Step Functions may assume (moto requires one to create either)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return str(role["Role"]["Arn"])
+
+
+def placeholder_code(module_file: str) -> bytes:
+    """A deployment package moto accepts; never run: the tests route invocations to the real handlers."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr(module_file, "")
+    return code.getvalue()

@@ -35,7 +35,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import make_bag_zip
-from devtools.step_functions import Execution, set_moto_config
+from devtools.step_functions import Execution, lambda_role, placeholder_code, set_moto_config
 from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
@@ -100,25 +100,9 @@ def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
 
-    iam, awslambda, sfn = aws.client("iam"), aws.client("lambda"), aws.client("stepfunctions")
-    role_arn = iam.create_role(
-        RoleName=f"verify-bag-distributed-{suffix}",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("distributed_app.py", "")  # never run: invocations go to the real handlers
+    awslambda, sfn = aws.client("lambda"), aws.client("stepfunctions")
+    role_arn = lambda_role(aws, f"verify-bag-distributed-{suffix}")
+    code = placeholder_code("distributed_app.py")
     definition = DEFINITION.read_text(encoding="utf-8")
     for function_id in FUNCTIONS:
         name = f"bagverify-{function_id}-{suffix}"
@@ -128,7 +112,7 @@ def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPat
             Runtime="python3.12",
             Role=role_arn,
             Handler="distributed_app.handler",
-            Code={"ZipFile": code.getvalue()},
+            Code={"ZipFile": code},
         )["FunctionArn"]
         definition = definition.replace(f"${{{function_id}Arn}}", arn)
     assert "${" not in definition, "the definition has a substitution this test does not make"

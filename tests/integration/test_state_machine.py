@@ -12,10 +12,8 @@ payload, and answers as Lambda does: the JSON result, or `X-Amz-Function-Error: 
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +24,7 @@ from moto.awslambda_simple.models import LambdaSimpleBackend
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import flip_byte, make_bag_zip
-from devtools.step_functions import Execution, set_moto_config
+from devtools.step_functions import Execution, lambda_role, placeholder_code, set_moto_config
 from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag.asl.json"
@@ -76,33 +74,17 @@ def state_machine(
 
     monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
 
-    iam, awslambda, sfn = aws.client("iam"), aws.client("lambda"), aws.client("stepfunctions")
+    awslambda, sfn = aws.client("lambda"), aws.client("stepfunctions")
     suffix = str(time.monotonic_ns())
-    role_arn = iam.create_role(
-        RoleName=f"verify-bag-{suffix}",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", "")  # never run: invocations are routed to the real handler above
+    role_arn = lambda_role(aws, f"verify-bag-{suffix}")
+    code = placeholder_code("app.py")
     function_name = f"{FUNCTION_NAME}-{suffix}"
     function_arn = awslambda.create_function(
         FunctionName=function_name,
         Runtime="python3.12",
         Role=role_arn,
         Handler="app.lambda_handler",
-        Code={"ZipFile": code.getvalue()},
+        Code={"ZipFile": code},
     )["FunctionArn"]
     definition = DEFINITION.read_text(encoding="utf-8").replace("${VerifyBagFunctionArn}", function_arn)
     assert "${" not in definition, "the definition has a substitution this test does not make"
