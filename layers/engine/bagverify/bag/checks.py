@@ -5,13 +5,23 @@ Section numbers refer to RFC 8493. Where BagIt 0.93-0.97 differ, the declared ve
 
 from __future__ import annotations
 
+import bisect
+import functools
 import hashlib
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from bagverify.bag.layout import PAYLOAD_DIR, UNSAFE_PATH, ManifestName, is_payload
+from bagverify.bag.layout import (
+    PAST_PAYLOAD_DIR,
+    PAYLOAD_DIR,
+    ManifestName,
+    all_payload,
+    any_unsafe_path,
+    is_payload,
+    is_unsafe_path,
+)
 from bagverify.bag.tag_files import (
     FetchEntry,
     LineProblems,
@@ -31,6 +41,7 @@ KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
 RFC_8493 = (1, 0)
 # Tag files bagverify parses, so keeps in memory while streaming the archive.
 PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
+_NO_DIGESTS: dict[str, str] = {}  # of a file not read: one shared, not a new dict per listed file
 
 
 @dataclass
@@ -83,7 +94,7 @@ def check_bag(contents: BagContents, manifest_names: list[ManifestName], finding
     _check_tag_manifest_rules(tag_manifests, payload_names, present, version, findings)
     _check_listed_files(contents, present, tag_manifests, {}, findings, payload=False)
     _check_fetch(fetch_entries, payload_manifests, present, findings)
-    _check_bag_info(contents, encoding, version, findings)
+    _check_bag_info(contents, present, encoding, version, findings)
 
 
 # -- bagit.txt (§2.1.1) ----------------------------------------------------------
@@ -121,10 +132,24 @@ class _PresentFiles:
     """
 
     def __init__(self, sizes: dict[str, int]) -> None:
-        self.paths = set(sizes)
-        self._by_nfc: dict[str, list[str]] = defaultdict(list)
-        for path in sorted(self.paths):
-            self._by_nfc[unicodedata.normalize("NFC", path)].append(path)
+        # Sorted from the dict, not the set: in archive order, often sorted already, timsort is ~20x faster.
+        self.sorted_paths = sorted(sizes)
+        self.paths = set(self.sorted_paths)
+        # Sorted, the payload paths are one run, [PAYLOAD_DIR, PAST_PAYLOAD_DIR): found by two
+        # bisections, not by testing each path.
+        start = bisect.bisect_left(self.sorted_paths, PAYLOAD_DIR)
+        end = bisect.bisect_left(self.sorted_paths, PAST_PAYLOAD_DIR, lo=start)
+        self.payload_paths = self.sorted_paths[start:end]
+        self.tag_paths = self.sorted_paths[:start] + self.sorted_paths[end:]
+
+    @functools.cached_property
+    def _by_nfc(self) -> dict[str, list[str]]:
+        """Paths by NFC form; built when first needed, by a listed name not present exactly (most bags
+        list none such: they then never normalize every path)."""
+        by_nfc: dict[str, list[str]] = defaultdict(list)
+        for path in self.sorted_paths:
+            by_nfc[unicodedata.normalize("NFC", path)].append(path)
+        return by_nfc
 
     def find(self, listed: str) -> str | None:
         if listed in self.paths:
@@ -133,9 +158,12 @@ class _PresentFiles:
         return candidates[0] if len(candidates) == 1 else None
 
     def warn_about_collisions(self, findings: Findings) -> None:
+        folded = [unicodedata.normalize("NFC", path).casefold() for path in self.sorted_paths]
+        if len(set(folded)) == len(folded):
+            return  # no two paths alike, as in most bags: nothing to group
         by_folded: dict[str, list[str]] = defaultdict(list)
-        for path in sorted(self.paths):
-            by_folded[unicodedata.normalize("NFC", path).casefold()].append(path)
+        for key, path in zip(folded, self.sorted_paths, strict=True):
+            by_folded[key].append(path)
         for paths in by_folded.values():
             if len(paths) > 1:
                 findings.warning(
@@ -181,9 +209,11 @@ def _check_entries(manifest: Manifest, findings: Findings) -> None:
     digest_hex_length = hashlib.new(constructor).digest_size * 2 if constructor else None
     if digest_hex_length == 0:  # shake_*: variable length
         digest_hex_length = None
+    if _all_entries_sound(manifest, digest_hex_length):
+        return
     problems = LineProblems(manifest.path)  # the first MAX_LINE_PROBLEMS named, the rest counted
     for path, checksum in list(manifest.entries.items()):
-        if UNSAFE_PATH.search(path):
+        if is_unsafe_path(path):
             problems.add(
                 Kind.UNSAFE_PATH,
                 f"{manifest.path} lists {quoted(path)}: absolute, '..', '~', drive-letter, backslash or NUL "
@@ -211,6 +241,18 @@ def _check_entries(manifest: Manifest, findings: Findings) -> None:
     findings.extend(problems.done())
 
 
+def _all_entries_sound(manifest: Manifest, digest_hex_length: int | None) -> bool:
+    """Whether _check_entries' tests pass for every entry, as they do in most manifests: each test
+    answered for all entries at once, several times faster than entry by entry. When any may fail,
+    _check_entries runs them entry by entry, naming each fault in order."""
+    entries = manifest.entries
+    return (
+        not any_unsafe_path(entries)
+        and (manifest.is_tag or all_payload(entries))
+        and (not digest_hex_length or set(map(len, entries.values())) <= {digest_hex_length})
+    )
+
+
 def _check_listed_files(
     contents: BagContents,
     present: _PresentFiles,
@@ -222,30 +264,36 @@ def _check_listed_files(
 ) -> None:
     """Every listed file is in the archive and has the listed checksum."""
     missing_reported: set[str] = set()
+    paths, digests = present.paths, contents.digests
     for manifest in manifests:
+        algorithm = manifest.algorithm
         for listed, expected in manifest.entries.items():
-            actual_path = present.find(listed)
-            if actual_path is None:
-                if listed not in missing_reported:
-                    missing_reported.add(listed)
-                    _report_missing(listed, manifest, fetched_later.get(listed), findings)
-                continue
-            if actual_path != listed and payload:
-                findings.warning(
-                    Kind.NORMALIZATION_MISMATCH,
-                    f"{manifest.path} lists {listed!r}, the archive holds {actual_path!r} "
-                    "(same name, different Unicode normalization)",
-                    actual_path,
-                )
-            actual = contents.digests.get(actual_path, {}).get(manifest.algorithm)
+            if listed in paths:  # find()'s first test, inline: most files are found so
+                actual_path = listed
+            else:
+                found = present.find(listed)
+                if found is None:
+                    if listed not in missing_reported:
+                        missing_reported.add(listed)
+                        _report_missing(listed, manifest, fetched_later.get(listed), findings)
+                    continue
+                actual_path = found  # not `listed`, which is not present
+                if payload:
+                    findings.warning(
+                        Kind.NORMALIZATION_MISMATCH,
+                        f"{manifest.path} lists {listed!r}, the archive holds {actual_path!r} "
+                        "(same name, different Unicode normalization)",
+                        actual_path,
+                    )
+            actual = digests.get(actual_path, _NO_DIGESTS).get(algorithm)
             if actual is None:  # unreadable member or unsupported algorithm, already reported
                 continue
             if actual != expected:
                 findings.problem(
                     Kind.CHECKSUM_MISMATCH,
-                    f"{actual_path}: {manifest.algorithm} is {actual}, {manifest.path} says {expected}",
+                    f"{actual_path}: {algorithm} is {actual}, {manifest.path} says {expected}",
                     actual_path,
-                    algorithm=manifest.algorithm,
+                    algorithm=algorithm,
                     expected=expected,
                     actual=actual,
                     manifest=manifest.path,
@@ -278,8 +326,12 @@ def _check_every_payload_file_listed(
     if not manifests:
         return
     listed_nfc = [{unicodedata.normalize("NFC", path) for path in m.entries} for m in manifests]
-    for path in sorted(p for p in present.paths if is_payload(p)):
+    # A file every manifest lists is absent from none, and nothing is said of it: most files.
+    listed_in_all = set.intersection(*listed_nfc)
+    for path in present.payload_paths:
         key = unicodedata.normalize("NFC", path)
+        if key in listed_in_all:
+            continue
         absent = [m.path for m, listed in zip(manifests, listed_nfc, strict=True) if key not in listed]
         if len(absent) == len(manifests):
             findings.problem(Kind.UNLISTED_FILE, f"{path} is in the bag but in no payload manifest", path)
@@ -301,7 +353,7 @@ def _check_tag_manifest_rules(
     findings: Findings,
 ) -> None:
     """§2.2.1: a tag manifest lists every payload manifest, no tag manifest and nothing under data/."""
-    tag_files = sorted(p for p in present.paths if not is_payload(p) and not p.startswith("tagmanifest-"))
+    tag_files = [p for p in present.tag_paths if not p.startswith("tagmanifest-")]
     for manifest in tag_manifests:
         for path in sorted(manifest.entries):
             if is_payload(path):
@@ -384,7 +436,7 @@ def _check_fetch(
 
 
 def _check_bag_info(
-    contents: BagContents, encoding: str, version: tuple[int, int], findings: Findings
+    contents: BagContents, present: _PresentFiles, encoding: str, version: tuple[int, int], findings: Findings
 ) -> None:
     name = "bag-info.txt"
     if name not in contents.tag_contents and version < (0, 95):
@@ -401,8 +453,8 @@ def _check_bag_info(
     oxums = [value for label, value in tags if label == "Payload-Oxum"]
     if len(oxums) > 1:
         findings.problem(Kind.BAG_INFO_INVALID, f"{name} repeats Payload-Oxum ({len(oxums)} times)", name)
-    payload_files = [path for path in contents.sizes if is_payload(path)]
-    actual = (sum(contents.sizes[path] for path in payload_files), len(payload_files))
+    payload_files = present.payload_paths  # those of contents.sizes (sorted, which changes no sum)
+    actual = (sum(map(contents.sizes.__getitem__, payload_files)), len(payload_files))
     for value in oxums:
         oxum = parse_payload_oxum(value)
         if oxum is None:
