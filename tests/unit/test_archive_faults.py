@@ -22,6 +22,9 @@ import pytest
 from bagverify import Kind, Status, Verdict, verify_archive
 from devtools.sample_bags import add_file, make_bag_zip, seven_zip
 
+# Every test here runs twice: members read whole and streamed (tests/unit/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_member_path")
+
 FILES = {
     "a.txt": b"alpha\n" * 2000,
     "b/c.txt": b"charlie\n" * 3000,

@@ -33,6 +33,9 @@ from bagverify.verify import MAX_TAG_FILE_BYTES
 from devtools.sample_bags import flip_byte, make_bag_zip
 from tests.unit.test_archive_faults import local_header, patched
 
+# Every test here runs twice: members read whole and streamed (tests/unit/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_member_path")
+
 MiB = 1024 * 1024
 WATCHDOG_SECONDS = 30
 FILES = {"a.txt": b"alpha\n" * 2000, "b/c.txt": b"charlie\n" * 3000}

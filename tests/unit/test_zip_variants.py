@@ -28,6 +28,9 @@ from devtools.sample_bags import (
     write_bag_zip,
 )
 
+# Every test here runs twice: members read whole and streamed (tests/unit/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_member_path")
+
 # Names that need more than ASCII, and files large and compressible enough that every
 # zipper compresses them (7-Zip and Info-ZIP store what doesn't shrink).
 FILES = {

@@ -7,7 +7,7 @@ The data path, in the order bytes flow:
                                            the manifests' algorithms, one shard
       → pipeline.shard.scan_tag_files      the tag files the checks parse, kept in memory
       → pipeline.shard.scan_shard          every other member, in local-header offset order:
-                                           ZipReader.iter_chunks → digest_chunks (all algorithms, one pass)
+                                           MemberReader → digests (all algorithms, one pass)
       → pipeline.aggregate.aggregate       BagContents → bag.checks.check_bag → Verdict
 
 The same three steps run one Lambda invocation each in the distributed state machine (with many
@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from bagverify.archive.member_index import MemberReader
+from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
 from bagverify.pipeline.shard import (

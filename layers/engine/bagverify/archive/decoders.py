@@ -118,6 +118,20 @@ def _deflate(blocks: Iterable[bytes], piece_size: int, size: int) -> Iterator[by
         yield tail
 
 
+def inflate_whole(data: bytes, max_length: int) -> bytes:
+    """One whole raw deflate stream at once, as `_deflate` would inflate it, but at most `max_length` bytes.
+
+    The bound is what keeps a bomb small: the caller asks for one byte more than it expects, so
+    getting that many means the data says more than the directory does.
+    """
+    decompressor = isal_zlib.decompressobj(-zlib.MAX_WBITS)
+    output: bytes = _call(decompressor.decompress, data, max_length)
+    if len(output) < max_length and not decompressor.eof:
+        # All input taken, but the stream may have stopped mid-match with output still held.
+        output += _call(decompressor.flush)
+    return output
+
+
 def _bounded(
     decompressor: bz2.BZ2Decompressor | lzma.LZMADecompressor,
 ) -> Callable[[bytes, int], Iterator[bytes]]:

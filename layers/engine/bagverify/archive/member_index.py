@@ -4,13 +4,14 @@ stdlib zipfile builds one `ZipInfo` per entry, ~550 bytes and ~5 µs each: a 1,0
 directory costs ~0.5 GB before anything else is done. This module parses the directory records
 itself with `struct` into arrays of fixed-width numbers plus one list of names: ~45 bytes per entry
 besides its name. It reads what zipfile reads and refuses what zipfile refuses (then
-CORRUPT_DIRECTORY, as ZipReader reports it): the record signature, ZIP64 extra fields, Info-ZIP
-Unicode Path fields (0x7075, as Python 3.12 reads them), the version needed to extract. Entries are
-named as ZipReader names them (UTF-8 names without the flag, Windows backslashes), and each
-member's data must end where the next local header or the directory begins (`next_offsets`).
+CORRUPT_DIRECTORY): the record signature, ZIP64 extra fields, Info-ZIP Unicode Path fields (0x7075,
+as Python 3.12 reads them), the version needed to extract. Entries are named as unzip and 7-Zip
+extract them (UTF-8 names without the flag, Windows backslashes), and each member's data must end
+where the next local header or the directory begins (`next_offsets`). tests/unit/zipfile_listing.py
+lists archives through zipfile by the same rules; the tests hold this index to it.
 
-`member(position)` makes the `Member` (with the few ZipInfo fields ZipReader.iter_chunks reads)
-of one entry at a time, so the member reading code is ZipReader's. `encode` serializes the index
+`member(position)` makes the `Member` that `member_reader.MemberReader` reads, one entry at a
+time. `encode` serializes the index
 as fixed-width records plus a names blob, so a shard can fetch the records of its own positions
 by one ranged GET and the names by another (`decode_slice`).
 """
@@ -23,7 +24,6 @@ import json
 import operator
 import struct
 import sys
-import zipfile
 import zlib
 from array import array
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 from bagverify.archive.end_record import locate_central_directory
 from bagverify.archive.errors import ArchiveFault
-from bagverify.archive.zip_reader import _FLAG_UTF8, _WINDOWS_HOSTS, ArchiveNotice, Member, ZipReader
+from bagverify.archive.member_reader import Member
 from bagverify.verdict import Kind
 
 # zipfile's structCentralDir: signature, versions/system, flags, method, time, date, CRC, sizes,
@@ -39,6 +39,10 @@ from bagverify.verdict import Kind
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _CENTRAL_SIGNATURE = b"PK\x01\x02"
 _MAX_EXTRACT_VERSION = 63  # zipfile.MAX_EXTRACT_VERSION
+_FLAG_UTF8 = 0x800
+# Hosts (APPNOTE 4.4.2) whose file names can't hold a backslash, so one is a separator:
+# MS-DOS/Windows FAT (Explorer, .NET, PowerShell's Compress-Archive), NTFS, VFAT.
+_WINDOWS_HOSTS = {0, 11, 14}
 _ZIP64_EXTRA = 0x0001
 _UNICODE_PATH_EXTRA = 0x7075
 _EXTRA_HEADER = struct.Struct("<HH")
@@ -52,6 +56,15 @@ _MAGIC = b"BAGVERIFY-INDEX-1\n"
 RECORD = struct.Struct("<QQQQQIIIHHBB")
 
 
+@dataclass(frozen=True)
+class ArchiveNotice:
+    """Something about the archive's entries worth a warning, not a fault (the bag stays valid)."""
+
+    kind: Kind
+    message: str
+    name: str | None = None
+
+
 class _Unreadable(Exception):
     """What zipfile would raise for this directory (BadZipFile, NotImplementedError, UnicodeDecodeError)."""
 
@@ -60,7 +73,7 @@ class _Unreadable(Exception):
 class MemberIndex:
     """The entries at positions [first, first + len) of the archive's entries sorted by local-header offset.
 
-    Sorting is stable: entries sharing an offset keep their directory order, as in ZipReader.members.
+    Sorting is stable: entries sharing an offset keep their directory order.
     """
 
     archive_size: int
@@ -75,12 +88,12 @@ class MemberIndex:
     flags: array[int]
     methods: array[int]
     systems: array[int]
-    # Entry names as ZipReader gives them (Member.name); directories end with "/".
+    # Entry names as unzip extracts them (Member.name); directories end with "/".
     names: list[str]
     # The name's bytes in the directory, where they are not names[i] in UTF-8 (by index into the arrays).
     raw_overrides: dict[int, bytes] = field(default_factory=dict)
     # Whole-archive findings, only on an index of all entries: duplicated names in directory order,
-    # and warnings (ZipReader.duplicate_names() and ZipReader.notices).
+    # and warnings.
     duplicate_names: list[str] = field(default_factory=list)
     notices: list[ArchiveNotice] = field(default_factory=list)
 
@@ -100,21 +113,18 @@ class MemberIndex:
         return raw if raw is not None else self.names[i].encode("utf-8")
 
     def member(self, position: int) -> Member:
-        """The Member at `position`, for ZipReader.iter_chunks (a ZipInfo made for this one entry)."""
+        """The Member at `position`, for MemberReader."""
         i = position - self.first
-        name, flags = self.names[i], self.flags[i]
-        info = zipfile.ZipInfo(name)
-        # What ZipReader checks the local header's name against (_raw_name): the directory's bytes.
-        info.orig_filename = self.raw_name(position).decode("utf-8" if flags & _FLAG_UTF8 else "cp437")
-        info.flag_bits = flags
-        info.compress_type = self.methods[i]
-        info.CRC = self.crcs[i]
-        info.compress_size = self.compressed_sizes[i]
-        info.file_size = self.sizes[i]
-        info.header_offset = self.offsets[i]
-        info.create_system = self.systems[i]
         return Member(
-            name, self.sizes[i], self.compressed_sizes[i], self.offsets[i], info, self.next_offsets[i]
+            self.names[i],
+            self.sizes[i],
+            self.compressed_sizes[i],
+            self.offsets[i],
+            self.next_offsets[i],
+            self.crcs[i],
+            self.flags[i],
+            self.methods[i],
+            self.raw_name(position),
         )
 
     # -- serialized form, for shards ---------------------------------------------------------
@@ -383,7 +393,7 @@ def _parse(data: bytes, size: int, directory_offset: int, prepended: int, archiv
         offsets = array("Q", [offset + prepended for offset in offsets])
     del starts, extra_lengths, name_lengths
 
-    # Entries whose name needs more than "its bytes as ASCII": the rules of ZipReader._entry_name.
+    # Entries whose name needs more than "its bytes as ASCII": the rules of `_entry_name`.
     raw_overrides: dict[int, bytes] = {}
     backslashed: list[str] = []
     if unicode_names or not _plain(b"".join(raws)):
@@ -401,7 +411,7 @@ def _parse(data: bytes, size: int, directory_offset: int, prepended: int, archiv
     duplicates = _duplicates(names)
     notices = []
     if backslashed:
-        # One warning for the archive, worded as ZipReader words it.
+        # One warning for the archive: it is how its zipper works, not something about one file.
         notices.append(
             ArchiveNotice(
                 Kind.NON_STANDARD_PATH,
@@ -556,7 +566,7 @@ def _decode_names(raws: list[bytes], flags_of: array[int]) -> list[str]:
 
 
 def _entry_name(raw: bytes, text: str, flags: int, unicode_name: str | None) -> tuple[str, str]:
-    """(the name ZipReader gives the entry, zipfile's `filename`) from its bytes and zipfile's decoding."""
+    """(the name unzip gives the entry, zipfile's `filename`) from its bytes and zipfile's decoding."""
     filename = _sanitized(unicode_name) if unicode_name else _sanitized(text)
     name = filename
     if "\x00" in text and name == text.split("\x00", 1)[0]:
@@ -591,7 +601,7 @@ def _duplicates(names: list[str]) -> list[str]:
 def _next_offsets(offsets: array[int], directory_offset: int) -> array[int]:
     """Where each entry's data must end: the next local header by offset, or the directory.
 
-    As ZipReader: entries sharing one local header overlap entirely, so nothing may follow theirs.
+    Entries sharing one local header overlap entirely, so nothing may follow theirs.
     """
     count = len(offsets)
     if (
@@ -621,14 +631,3 @@ def _next_offsets(offsets: array[int], directory_offset: int) -> array[int]:
             following[i] = end
         start = stop
     return following
-
-
-class MemberReader(ZipReader):
-    """ZipReader's member reading (decoders, CRC-32, size, local-header and overlap checks) for members
-    made by `MemberIndex.member`: the central directory, already indexed, is not parsed again."""
-
-    def __init__(self, fileobj: BinaryIO) -> None:  # ZipReader.__init__ would list the whole directory
-        self._file = fileobj
-        self.entry_names = []
-        self.notices = []
-        self.members = []

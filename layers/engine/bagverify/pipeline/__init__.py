@@ -3,8 +3,8 @@
 - `plan.make_plan`: the central directory (a compact `MemberIndex`, fit for a million entries),
   the bag root, the manifests and their algorithms, and shards: contiguous runs of members cut
   by estimated work. Listing problems (duplicate entries, unsupported algorithms...) are found here.
-- `shard.scan_tag_files` / `shard.scan_shard`: the members, read through ZipReader's member
-  reader and digested in one pass (`checksums.digest_chunks`). The tag files the checks parse
+- `shard.scan_tag_files` / `shard.scan_shard`: the members, read through
+  `archive.MemberReader` and digested in one pass (`checksums.digest_chunks`). The tag files the checks parse
   (bagit.txt, bag-info.txt, fetch.txt, manifests) are read by the planner's step, the rest by the
   shards, each over its own byte range.
 - `aggregate.aggregate`: the results merged into one `BagContents`, `bag.checks.check_bag` on

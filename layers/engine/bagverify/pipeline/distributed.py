@@ -24,7 +24,8 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from bagverify.archive.member_index import EncodedIndex, MemberIndex, MemberReader
+from bagverify.archive.member_index import EncodedIndex, MemberIndex
+from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.plan import (
     DEFAULT_CONCURRENCY,

@@ -1,4 +1,4 @@
-"""Step 2, the scan: members read through ZipReader's member reader and digested in one pass.
+"""Step 2, the scan: members read through MemberReader and digested in one pass.
 
 One function reads any set of positions, in offset order: the planner's tag files
 (`scan_tag_files`: kept in memory for the checks) and a shard's byte range (`scan_shard`). A
@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bagverify.archive import ArchiveFault, Member
-from bagverify.archive.member_index import MemberIndex
+from bagverify.archive import ArchiveFault, Member, MemberIndex
+from bagverify.archive.member_reader import SMALL_MEMBER_BYTES
 from bagverify.bag.layout import is_payload
-from bagverify.checksums import digest_chunks
+from bagverify.checksums import digest_bytes, digest_chunks
 from bagverify.pipeline.plan import SCAN, Plan, Shard
 from bagverify.sources import SourceError
 from bagverify.verdict import Kind, Problem
@@ -31,6 +31,8 @@ Progress = Callable[[int, int, int], None]
 
 class MemberStreams(Protocol):
     def iter_chunks(self, member: Member) -> Iterator[bytes]: ...
+
+    def read_small(self, member: Member) -> bytes: ...
 
 
 class DeadlineReached(Exception):
@@ -200,14 +202,20 @@ def _scan_member(
             yield chunk
 
     try:
-        digests = digest_chunks(chunks(), algorithms)
+        if member.size <= SMALL_MEMBER_BYTES and member.compressed_size <= SMALL_MEMBER_BYTES:
+            # Most members of most bags: read whole, without the streaming path's per-chunk machinery.
+            data = reader.read_small(member)
+            digests = digest_bytes(data, algorithms)
+        else:
+            digests = digest_chunks(chunks(), algorithms)
+            data = bytes(kept)
     except ArchiveFault as fault:
         result.files.append((path, member.size, None))
         result.problems.append(Problem(fault.kind, str(fault), path))
         return
     result.files.append((path, member.size, digests))
     if keep:
-        result.tag_contents[path] = bytes(kept)
+        result.tag_contents[path] = data
 
 
 def payload_totals(results: Iterable[ShardResult]) -> tuple[int, int]:
