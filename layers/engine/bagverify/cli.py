@@ -8,12 +8,13 @@ Exit code: 0 valid, 1 invalid, 2 error (could not verify, or bad usage).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import time
 from typing import TextIO
 
-from bagverify.sources import S3Location
+from bagverify.sources import S3Location, make_s3_client
 from bagverify.verdict import Status, Verdict
 from bagverify.verify import Progress, verify_path, verify_s3_object
 
@@ -46,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _verify(source: str, progress: Progress | None) -> Verdict:
     if source.startswith("s3://"):
-        return verify_s3_object(S3Location.from_url(source), progress=progress)
+        location = S3Location.from_url(source)
+        client = make_s3_client()
+        # What start-up made (boto3's service models: ~70,000 objects) lives as long as the process;
+        # frozen, the collections a scan of many small files triggers no longer walk it every time.
+        gc.freeze()
+        return verify_s3_object(location, client, progress=progress)
+    gc.freeze()
     return verify_path(source, progress=progress)
 
 
