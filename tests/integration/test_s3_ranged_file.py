@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import time
 import zipfile
 
 import pytest
@@ -89,6 +90,37 @@ def test_read_ahead_fetches_parts_in_parallel_and_in_order(client, s3, bucket) -
     assert bytes(out) == data
     assert f.get_requests == 2048 // 64  # the tail, then each other part exactly once
     assert f.bytes_received == len(data)
+
+
+def test_first_read_is_requested_with_the_tail_then_read_ahead_widens(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(1024 * KiB)
+    s3.put_object(Bucket=bucket, Key="first", Body=data)
+    f = S3RangedFile(
+        client, bucket, "first", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=4, first_read=0
+    )
+    deadline = time.monotonic() + 5
+    while f.get_requests < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # time enough for more GETs, were any made before a read
+    assert f.get_requests == 2  # the tail and the part at 0, before any read; one part: it is a guess
+    out = bytearray()
+    while chunk := f.read(3000):
+        out += chunk
+    assert bytes(out) == data
+    assert f.get_requests == 1024 // 64  # each part once: the guessed one is the run's first
+    assert f.bytes_received == len(data)
+
+
+def test_a_wrong_first_read_guess_costs_one_get(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(1024 * KiB)
+    s3.put_object(Bucket=bucket, Key="guess", Body=data)
+    f = S3RangedFile(
+        client, bucket, "guess", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=4, first_read=0
+    )
+    f.seek(len(data) - 100)  # only the tail is read (a ZIP whose tag files all lie in it)
+    assert f.read() == data[-100:]
+    f.close()
+    assert f.get_requests <= 2
 
 
 def test_skipping_forward_drops_parts_behind(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]

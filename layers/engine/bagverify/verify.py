@@ -120,6 +120,7 @@ def verify_s3_object(
             location.key,
             location.version_id,
             etag=location.etag,
+            first_read=0,  # the scan starts at the first member, once the tail's directory is read
         )
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))

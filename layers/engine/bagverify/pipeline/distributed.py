@@ -239,6 +239,7 @@ def verify_shard(
             etag=bag.get("etag"),
             tail_size=SHARD_TAIL_BYTES,
             read_ahead_end=shard.end,
+            first_read=shard.start,
         )
     except SourceError as failure:
         said = str(failure)

@@ -54,13 +54,24 @@ class ReadAhead:
     """Parts of [start, end), fetched `depth` at a time, taken in order by one reader."""
 
     def __init__(
-        self, fetch: Fetch, start: int, end: int, *, part_size: int, depth: int, executor: ThreadPoolExecutor
+        self,
+        fetch: Fetch,
+        start: int,
+        end: int,
+        *,
+        part_size: int,
+        depth: int,
+        executor: ThreadPoolExecutor,
+        speculative: bool = False,
     ) -> None:
+        """`speculative`: nobody reads here yet, so fetch one part only until a reader takes it: a
+        guess that turns out wrong (not a ZIP, or its first member elsewhere) costs one GET, not `depth`."""
         self._fetch = fetch
         self._next = start
         self._end = end
         self._part_size = part_size
         self._depth = depth
+        self._in_flight_limit = 1 if speculative else depth
         self._executor = executor
         self._in_flight: deque[tuple[int, Future[bytes | bytearray | memoryview]]] = deque()
         self._schedule()
@@ -79,6 +90,7 @@ class ReadAhead:
             self._in_flight.popleft()
             if position < end:
                 part = Part(start, future.result())
+                self._in_flight_limit = self._depth  # a reader is here: no longer a guess
                 self._schedule()
                 return part
             future.cancel()
@@ -90,7 +102,7 @@ class ReadAhead:
         self._in_flight.clear()
 
     def _schedule(self) -> None:
-        while len(self._in_flight) < self._depth and self._next < self._end:
+        while len(self._in_flight) < self._in_flight_limit and self._next < self._end:
             start, end = self._next, min(self._next + self._part_size, self._end)
             self._in_flight.append((start, self._executor.submit(self._fetch, start, end)))
             self._next = end

@@ -84,11 +84,15 @@ class S3RangedFile(io.RawIOBase):
         tail_size: int = DEFAULT_TAIL_SIZE,
         read_ahead: int | None = None,
         read_ahead_end: int | None = None,
+        first_read: int | None = None,
     ) -> None:
         """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default).
 
         `read_ahead_end`: nothing at or past this offset is fetched ahead of the reader (a shard of
         a distributed verification reads only its own byte range; the next shard reads the rest).
+
+        `first_read`: where the caller will start reading sequentially after the tail (0 for a whole
+        ZIP, its first member): the part there is requested together with the tail.
 
         `etag`: the ETag the caller expects (quoted or not); without `version_id`, every GET from
         the first is made `IfMatch` on it.
@@ -101,6 +105,7 @@ class S3RangedFile(io.RawIOBase):
         self._part_size = part_size
         self._depth = default_depth(part_size) if read_ahead is None else read_ahead
         self._read_ahead_end = read_ahead_end
+        self._first_read = first_read
         self._executor: ThreadPoolExecutor | None = None
         self._read_ahead: ReadAhead | None = None
         self._counter_lock = threading.Lock()
@@ -193,17 +198,28 @@ class S3RangedFile(io.RawIOBase):
             stop = min(end, position + max(self._part_size, wanted))
             self._move_ahead(Part(position, self._fetch(position, stop)))
             return self._ahead
+        self._start_run(position, end)
+        assert self._read_ahead is not None
+        part = self._read_ahead.take(position)
+        assert part is not None  # the run starts at `position`
+        self._move_ahead(part)
+        return part
+
+    def _start_run(self, position: int, end: int, *, speculative: bool = False) -> None:
+        """A new sequential run of parts from `position` up to `end`, replacing any run before it."""
         if self._read_ahead is not None:
             self._read_ahead.close()
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._depth, thread_name_prefix="s3-read-ahead")
         self._read_ahead = ReadAhead(
-            self._fetch, position, end, part_size=self._part_size, depth=self._depth, executor=self._executor
+            self._fetch,
+            position,
+            end,
+            part_size=self._part_size,
+            depth=self._depth,
+            executor=self._executor,
+            speculative=speculative,
         )
-        part = self._read_ahead.take(position)
-        assert part is not None  # the run starts at `position`
-        self._move_ahead(part)
-        return part
 
     def _move_ahead(self, part: Part) -> None:
         """Make `part` the window being read; the previous one's buffer goes back to the pool.
@@ -263,6 +279,12 @@ class S3RangedFile(io.RawIOBase):
             self._pin = {"VersionId": self.version_id}
         elif self.etag:
             self._pin = {"IfMatch": self.etag}
+        if self._first_read is not None and self._first_read < start and self._depth > 0:
+            # The caller will read on from `first_read` once it has parsed the directory in this
+            # tail: that part is asked for now, while this body is still arriving, so its first
+            # byte (tens of ms on S3) is not waited for after planning. Pinned like every GET.
+            end = start if self._read_ahead_end is None else min(start, self._read_ahead_end)
+            self._start_run(self._first_read, end, speculative=True)
         data = self._read_body(response, start, self.size, memoryview(bytearray(self.size - start)))
         return Part(start, data)
 
