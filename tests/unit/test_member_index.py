@@ -10,7 +10,6 @@ give the same members.
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import itertools
 import os
@@ -50,7 +49,7 @@ ZIPPERS = [
 
 
 def member_fields(member: Member) -> tuple[Any, ...]:
-    return dataclasses.astuple(member)
+    return tuple(member)
 
 
 def assert_matches_zipreader(archive: bytes) -> MemberIndex:

@@ -49,7 +49,10 @@ def _constructor(algorithm: str) -> Callable[..., Any]:
 
 def digest_bytes(data: bytes, algorithms: Iterable[str]) -> dict[str, str]:
     """Lowercase hex digest per algorithm of bytes held whole (a small member)."""
-    return {algorithm: _constructor(algorithm)(data).hexdigest() for algorithm in algorithms}
+    digests = {}
+    for algorithm in algorithms:
+        digests[algorithm] = _constructor(algorithm)(data).hexdigest()
+    return digests
 
 
 def digest_chunks(chunks: Iterable[bytes], algorithms: Iterable[str]) -> dict[str, str]:

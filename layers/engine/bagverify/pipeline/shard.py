@@ -175,39 +175,27 @@ def _scan_member(
     keep: bool,
     result: ShardResult,
 ) -> None:
-    kept = bytearray()
-    too_large = (
-        f"{path} is larger than the {MAX_TAG_FILE_BYTES:,} bytes bagverify reads a tag file into memory"
-    )
     if keep and member.size > MAX_TAG_FILE_BYTES:
         # Known from the directory before a byte is read: checksummed as any file is, never held or parsed.
         result.problems.append(
             Problem(
                 Kind.TAG_FILE_TOO_LARGE,
-                f"{too_large} ({member.size:,} bytes); its checksums are verified, what it says is not read",
+                f"{_too_large(path)} ({member.size:,} bytes); its checksums are verified, what it says "
+                "is not read",
                 path,
                 {"size": member.size, "limit": MAX_TAG_FILE_BYTES},
             )
         )
         result.unreadable.append(path)
         keep = False
-
-    def chunks() -> Iterator[bytes]:
-        for chunk in reader.iter_chunks(member):
-            if keep:
-                # The reader stops a member at its stated size, so this holds whatever the data does.
-                if len(kept) + len(chunk) > MAX_TAG_FILE_BYTES:
-                    raise ArchiveFault(Kind.TAG_FILE_TOO_LARGE, too_large, path)
-                kept.extend(chunk)
-            yield chunk
-
     try:
         if member.size <= SMALL_MEMBER_BYTES and member.compressed_size <= SMALL_MEMBER_BYTES:
             # Most members of most bags: read whole, without the streaming path's per-chunk machinery.
             data = reader.read_small(member)
             digests = digest_bytes(data, algorithms)
         else:
-            digests = digest_chunks(chunks(), algorithms)
+            kept = bytearray()
+            digests = digest_chunks(_kept_chunks(reader, member, path, kept if keep else None), algorithms)
             data = bytes(kept)
     except ArchiveFault as fault:
         result.files.append((path, member.size, None))
@@ -216,6 +204,21 @@ def _scan_member(
     result.files.append((path, member.size, digests))
     if keep:
         result.tag_contents[path] = data
+
+
+def _kept_chunks(reader: MemberStreams, member: Member, path: str, kept: bytearray | None) -> Iterator[bytes]:
+    """The member's chunks, also gathered into `kept` (a tag file to parse) unless it is None."""
+    for chunk in reader.iter_chunks(member):
+        if kept is not None:
+            # The reader stops a member at its stated size, so this holds whatever the data does.
+            if len(kept) + len(chunk) > MAX_TAG_FILE_BYTES:
+                raise ArchiveFault(Kind.TAG_FILE_TOO_LARGE, _too_large(path), path)
+            kept.extend(chunk)
+        yield chunk
+
+
+def _too_large(path: str) -> str:
+    return f"{path} is larger than the {MAX_TAG_FILE_BYTES:,} bytes bagverify reads a tag file into memory"
 
 
 def payload_totals(results: Iterable[ShardResult]) -> tuple[int, int]:
