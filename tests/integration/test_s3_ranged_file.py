@@ -5,12 +5,16 @@ from __future__ import annotations
 import io
 import os
 import random
+import struct
 import time
 import zipfile
 
 import pytest
 
 from bagverify.sources import AccessDenied, NotFound, ObjectChanged, S3RangedFile, make_s3_client
+from bagverify.verdict import Status
+from bagverify.verify import verify_archive
+from devtools.sample_bags import make_bag_zip
 
 KiB = 1024
 
@@ -121,6 +125,33 @@ def test_a_wrong_first_read_guess_costs_one_get(client, s3, bucket) -> None:  # 
     assert f.read() == data[-100:]
     f.close()
     assert f.get_requests <= 2
+
+
+@pytest.mark.parametrize("past", [1, 10, 40])
+def test_a_bag_of_small_files_is_read_once_whatever_the_part_boundaries(client, s3, bucket, past) -> None:  # type: ignore[no-untyped-def]
+    # Members of a few KB are read whole, header and data at once, with room for an extra field:
+    # that read must stop at the next member's header, or a part boundary just past a member's data
+    # makes the reader let go of the part that header is in, and fetch it again.
+    rng = random.Random(past)
+    files = {f"f{i:03d}.bin": rng.randbytes(rng.randrange(500, 3000)) for i in range(300)}
+    data = make_bag_zip(files, algorithms=["sha256"])
+    infos = sorted(zipfile.ZipFile(io.BytesIO(data)).infolist(), key=lambda info: info.header_offset)
+    member = infos[len(infos) // 4]
+    name_length, extra_length = struct.unpack(
+        "<HH", data[member.header_offset + 26 : member.header_offset + 30]
+    )
+    data_end = member.header_offset + 30 + name_length + extra_length + member.compress_size
+    part = data_end + past  # the first part boundary lies `past` bytes into the next member's header
+    tail = max(2 * part, 128 * KiB)  # holding the end record's search (64 KiB + 22), as 8 MiB does
+    assert len(data) > tail + part
+    s3.put_object(Bucket=bucket, Key="bag.zip", Body=data)
+    f = S3RangedFile(client, bucket, "bag.zip", part_size=part, tail_size=tail, read_ahead=4, first_read=0)
+
+    verdict = verify_archive(f, "bag.zip")  # type: ignore[arg-type]
+
+    assert verdict.status == Status.VALID, verdict.problems
+    assert f.bytes_received == len(data)
+    assert f.get_requests == 1 + -(-(len(data) - tail) // part)  # the tail, then each other part once
 
 
 def test_skipping_forward_drops_parts_behind(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]

@@ -95,11 +95,13 @@ class MemberReader:
         if method not in (STORED, DEFLATED):  # rare in bags: the streaming decoder, joined
             return b"".join(self.iter_chunks(member))
         # Header, name, extra field and data in one read: the extra field's length is known only from
-        # the header, so room for a usual one is read along (Info-ZIP's are 28 bytes, ZIP64's 20).
+        # the header, so room for a usual one is read along (Info-ZIP's are 28 bytes, ZIP64's 20),
+        # but never past the next entry: a ranged reader would take that for a read ahead and let go
+        # of the part the next member's header is in.
         size = member.compressed_size
-        head = self._read_at(
-            member.header_offset, _LOCAL_HEADER.size + len(member.raw_name) + _EXTRA_ROOM + size
-        )
+        name_end = _LOCAL_HEADER.size + len(member.raw_name)
+        room = min(name_end + _EXTRA_ROOM + size, member.next_offset - member.header_offset)
+        head = self._read_at(member.header_offset, max(name_end, room))
         start = self._data_offset(member, head)
         at = start - member.header_offset
         data = head[at : at + size]
