@@ -24,6 +24,14 @@ def client(aws):  # type: ignore[no-untyped-def]
     return make_s3_client()
 
 
+def read_through(f: S3RangedFile, size: int) -> bytes:
+    """Everything left in `f`, by reads of `size` bytes (zipfile's are small)."""
+    out = bytearray()
+    while chunk := f.read(size):
+        out += chunk
+    return bytes(out)
+
+
 def test_random_seeks_and_reads_return_the_object_bytes(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
     data = os.urandom(300 * KiB)
     s3.put_object(Bucket=bucket, Key="blob", Body=data)
@@ -53,10 +61,7 @@ def test_sequential_read_costs_one_get_per_part_not_per_read(client, s3, bucket)
     data = os.urandom(1024 * KiB)
     s3.put_object(Bucket=bucket, Key="seq", Body=data)
     f = S3RangedFile(client, bucket, "seq", part_size=128 * KiB, tail_size=128 * KiB)
-    out = bytearray()
-    while chunk := f.read(4 * KiB):  # zipfile's small reads
-        out += chunk
-    assert bytes(out) == data
+    assert read_through(f, 4 * KiB) == data
     # tail (1) + the 7 parts before it; never re-fetching bytes already held
     assert f.get_requests == 8
     assert f.bytes_received == len(data)
@@ -88,10 +93,7 @@ def test_read_ahead_fetches_parts_in_parallel_and_in_order(client, s3, bucket) -
     data = os.urandom(2048 * KiB)
     s3.put_object(Bucket=bucket, Key="ra", Body=data)
     f = S3RangedFile(client, bucket, "ra", part_size=64 * KiB, tail_size=64 * KiB, read_ahead=4)
-    out = bytearray()
-    while chunk := f.read(3000):
-        out += chunk
-    assert bytes(out) == data
+    assert read_through(f, 3000) == data
     assert f.get_requests == 2048 // 64  # the tail, then each other part exactly once
     assert f.bytes_received == len(data)
 
@@ -107,10 +109,7 @@ def test_first_read_is_requested_with_the_tail_then_read_ahead_widens(client, s3
         time.sleep(0.01)
     time.sleep(0.2)  # time enough for more GETs, were any made before a read
     assert f.get_requests == 2  # the tail and the part at 0, before any read; one part: it is a guess
-    out = bytearray()
-    while chunk := f.read(3000):
-        out += chunk
-    assert bytes(out) == data
+    assert read_through(f, 3000) == data
     assert f.get_requests == 1024 // 64  # each part once: the guessed one is the run's first
     assert f.bytes_received == len(data)
 

@@ -25,7 +25,6 @@ from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
 from bagverify.pipeline.shard import (
-    MAX_TAG_FILE_BYTES,
     DeadlineReached,
     Progress,
     ScanProgress,
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 __all__ = [
-    "MAX_TAG_FILE_BYTES",
     "DeadlineReached",
     "Progress",
     "verify_archive",

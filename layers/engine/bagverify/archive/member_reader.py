@@ -85,7 +85,7 @@ class MemberReader:
                 crc = isal_zlib.crc32(piece, crc)  # ISA-L: several times zlib's speed
                 yield piece
         except CorruptData as error:
-            raise _corrupt(member, error) from error
+            raise _undecodable(member, error) from error
         _check_size_and_crc(member, produced, crc)
 
     def read_small(self, member: Member) -> bytes:
@@ -114,7 +114,7 @@ class MemberReader:
                 # At most one byte more than the directory's size: enough to tell it lied.
                 data = inflate_whole(data, member.size + 1)
             except CorruptData as error:
-                raise _corrupt(member, error) from error
+                raise _undecodable(member, error) from error
             if len(data) > member.size:
                 raise _too_long(member)
         _check_size_and_crc(member, len(data), isal_zlib.crc32(data))
@@ -134,34 +134,22 @@ class MemberReader:
         if header is None:
             header = self._read_at(member.header_offset, name_end)
         if len(header) < _LOCAL_HEADER.size or not header.startswith(_LOCAL_SIGNATURE):
-            raise ArchiveFault(
-                Kind.CORRUPT_MEMBER,
-                f"{member.name}: no local header at offset {member.header_offset:,}",
-                member.name,
-            )
+            raise _corrupt(member, f"no local header at offset {member.header_offset:,}")
         fields = _LOCAL_HEADER.unpack_from(header)
         method, name_length, extra_length = int(fields[3]), int(fields[9]), int(fields[10])
         if name_length != len(raw_name) or header[_LOCAL_HEADER.size : name_end] != raw_name:
             local_name = self._read_at(member.header_offset + _LOCAL_HEADER.size, name_length)
-            raise ArchiveFault(
-                Kind.CORRUPT_MEMBER,
-                f"{member.name}: its local header names {local_name!r}, the directory {raw_name!r}",
-                member.name,
-            )
+            raise _corrupt(member, f"its local header names {local_name!r}, the directory {raw_name!r}")
         if method != member.method:
-            raise ArchiveFault(
-                Kind.CORRUPT_MEMBER,
-                f"{member.name}: its local header says compression method {method}, "
-                f"the directory {member.method}",
-                member.name,
+            raise _corrupt(
+                member, f"its local header says compression method {method}, the directory {member.method}"
             )
         start = member.header_offset + _LOCAL_HEADER.size + name_length + extra_length
         if start + member.compressed_size > member.next_offset:
-            raise ArchiveFault(
-                Kind.CORRUPT_MEMBER,
-                f"{member.name}: its {member.compressed_size:,} bytes of data run into the next entry or "
-                f"the central directory at offset {member.next_offset:,} (overlapping entries)",
-                member.name,
+            raise _corrupt(
+                member,
+                f"its {member.compressed_size:,} bytes of data run into the next entry or the central "
+                f"directory at offset {member.next_offset:,} (overlapping entries)",
             )
         return start
 
@@ -214,33 +202,22 @@ def _method_readable(member: Member) -> int:
 
 def _check_size_and_crc(member: Member, produced: int, crc: int) -> None:
     if produced != member.size:
-        raise ArchiveFault(
-            Kind.CORRUPT_MEMBER,
-            f"{member.name}: decompresses to {produced:,} bytes, the directory says {member.size:,}",
-            member.name,
-        )
+        raise _corrupt(member, f"decompresses to {produced:,} bytes, the directory says {member.size:,}")
     if crc != member.crc:
-        raise ArchiveFault(
-            Kind.CORRUPT_MEMBER,
-            f"{member.name}: CRC-32 is {crc:08x}, the directory says {member.crc:08x}",
-            member.name,
-        )
+        raise _corrupt(member, f"CRC-32 is {crc:08x}, the directory says {member.crc:08x}")
 
 
 def _too_long(member: Member) -> ArchiveFault:
-    return ArchiveFault(
-        Kind.CORRUPT_MEMBER,
-        f"{member.name}: decompresses to more than the {member.size:,} bytes the directory says",
-        member.name,
-    )
+    return _corrupt(member, f"decompresses to more than the {member.size:,} bytes the directory says")
 
 
-def _corrupt(member: Member, error: CorruptData) -> ArchiveFault:
-    return ArchiveFault(
-        Kind.CORRUPT_MEMBER,
-        f"{member.name}: its {method_name(member.method)} data is corrupt ({error})",
-        member.name,
-    )
+def _undecodable(member: Member, error: CorruptData) -> ArchiveFault:
+    return _corrupt(member, f"its {method_name(member.method)} data is corrupt ({error})")
+
+
+def _corrupt(member: Member, what: str) -> ArchiveFault:
+    """A corrupt member, named, and `what` is wrong with it."""
+    return ArchiveFault(Kind.CORRUPT_MEMBER, f"{member.name}: {what}", member.name)
 
 
 def _truncated(member: Member, left: int) -> ArchiveFault:
