@@ -254,6 +254,28 @@ def test_a_body_that_keeps_dropping_is_source_unavailable(
     assert starts == [i * step for i in range(1 + MAX_BODY_RESUMES)]
 
 
+def test_a_tail_that_keeps_dropping_is_source_unavailable_and_stops_the_part_asked_with_it(
+    bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    # The first part is asked for as soon as the tail's headers arrive; the tail's body then fails
+    # for good: the error is reported, and that part's GET stops with it (no thread left behind).
+    s3.put_object(Bucket=bucket, Key=KEY, Body=bags["valid"].data)
+    tail_start = bags["valid"].tail_start
+    proxy.inject(
+        drop_body(after=256 * KiB),
+        when=lambda seen: (
+            seen.method == "GET" and (seen.is_suffix_range or (seen.range_start or 0) >= tail_start)
+        ),
+        times=None,
+    )
+
+    verdict = verify(bucket)
+
+    status, kind, message = the_error(verdict)
+    assert (status, kind) == (Status.ERROR, Kind.SOURCE_UNAVAILABLE)
+    assert "kept dropping" in message and f"bytes {tail_start}-{len(bags['valid'].data) - 1}" in message
+
+
 # -- the object changes under the reader -------------------------------------------------
 
 

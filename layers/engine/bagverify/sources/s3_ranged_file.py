@@ -285,7 +285,11 @@ class S3RangedFile(io.RawIOBase):
             # byte (tens of ms on S3) is not waited for after planning. Pinned like every GET.
             end = start if self._read_ahead_end is None else min(start, self._read_ahead_end)
             self._start_run(self._first_read, end, speculative=True)
-        data = self._read_body(response, start, self.size, memoryview(bytearray(self.size - start)))
+        try:
+            data = self._read_body(response, start, self.size, memoryview(bytearray(self.size - start)))
+        except BaseException:
+            self.close()  # no caller will: the part asked for above must not outlive this failure
+            raise
         return Part(start, data)
 
     def _replaced(self, code: str) -> ObjectChanged:
