@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
+from moto.awslambda_simple.models import LambdaSimpleBackend
 
+from devtools.lambda_runner import LocalContext
 from devtools.local_aws import LocalAws
+
+if TYPE_CHECKING:
+    import pytest
+
+Dispatch = Callable[[str, dict[str, Any], LocalContext], Any]
+"""(function name, event, context) → what the real handler returns."""
 
 
 @dataclass
@@ -31,6 +41,59 @@ class Execution:
 def set_moto_config(aws: LocalAws, config: dict[str, Any]) -> None:
     response = requests.post(f"{aws.endpoint}/moto-api/config", json=config, timeout=10)
     response.raise_for_status()
+
+
+@contextlib.contextmanager
+def executing_state_machines(aws: LocalAws) -> Iterator[None]:
+    """moto's Step Functions runs the definitions it is given (and its Lambda needs no Docker), until
+    the block ends."""
+    set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
+    try:
+        yield
+    finally:
+        set_moto_config(
+            aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
+        )
+
+
+def route_lambda_invocations(monkeypatch: pytest.MonkeyPatch, dispatch: Dispatch) -> None:
+    """Every Lambda invocation moto makes goes to `dispatch`, with a LocalContext naming the function;
+    an exception comes back as Lambda's unhandled function error, a result as its JSON payload."""
+
+    def invoke(
+        backend: LambdaSimpleBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> bytes:
+        # An unknown function fails as Lambda does (404 ResourceNotFoundException).
+        function = backend.get_function(function_name, qualifier)
+        context = LocalContext(
+            function_name=function.function_name, invoked_function_arn=function.function_arn
+        )
+        try:
+            result = dispatch(function.function_name, json.loads(body), context)
+        except Exception as failure:
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(failure).__name__, "errorMessage": str(failure)}).encode()
+        return json.dumps(result).encode()
+
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
+
+
+def create_function(aws: LocalAws, name: str, role_arn: str, handler: str) -> str:
+    """A Lambda function in moto whose invocations route_lambda_invocations sends on; its ARN."""
+    module_file = handler.rsplit(".", 1)[0] + ".py"
+    created = aws.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler=handler,
+        Code={"ZipFile": placeholder_code(module_file)},
+    )
+    return str(created["FunctionArn"])
 
 
 def execute(aws: LocalAws, machine_arn: str, payload: dict[str, Any], timeout: float = 120) -> Execution:

@@ -30,12 +30,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import make_bag_zip
-from devtools.step_functions import Execution, lambda_role, placeholder_code, set_moto_config
+from devtools.step_functions import (
+    Execution,
+    create_function,
+    executing_state_machines,
+    lambda_role,
+    route_lambda_invocations,
+)
 from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
@@ -61,7 +66,6 @@ class Machine:
 
 @pytest.fixture
 def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
-    set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
     monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
     suffix = str(time.monotonic_ns())
     work_bucket = aws.create_bucket(f"work-{suffix}")
@@ -72,59 +76,29 @@ def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPat
     state = Machine("", work_bucket, {function_id: [] for function_id in FUNCTIONS})
     by_name: dict[str, str] = {}
 
-    def invoke(
-        backend: LambdaSimpleBackend,
-        function_name: str,
-        qualifier: str | None,
-        body: Any,
-        headers: Any,
-        response_headers: dict[str, str],
-    ) -> bytes:
-        function = backend.get_function(function_name, qualifier)
-        function_id = by_name[function.function_name]
-        event = json.loads(body)
+    def dispatch(function_name: str, event: dict[str, Any], context: LocalContext) -> Any:
+        function_id = by_name[function_name]
         state.invocations[function_id].append(event)
-        context = LocalContext(
-            function_name=function.function_name, invoked_function_arn=function.function_arn
-        )
         if function_id in state.time_left:
             context.timeout_ms = state.time_left[function_id](event)
-        try:
-            if function_id in state.faults:
-                state.faults[function_id](event)
-            result = handlers[function_id](event, context)
-        except Exception as failure:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(failure).__name__, "errorMessage": str(failure)}).encode()
-        return json.dumps(result).encode()
+        if function_id in state.faults:
+            state.faults[function_id](event)
+        return handlers[function_id](event, context)
 
-    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
-
-    awslambda, sfn = aws.client("lambda"), aws.client("stepfunctions")
-    role_arn = lambda_role(aws, f"verify-bag-distributed-{suffix}")
-    code = placeholder_code("distributed_app.py")
-    definition = DEFINITION.read_text(encoding="utf-8")
-    for function_id in FUNCTIONS:
-        name = f"bagverify-{function_id}-{suffix}"
-        by_name[name] = function_id
-        arn = awslambda.create_function(
-            FunctionName=name,
-            Runtime="python3.12",
-            Role=role_arn,
-            Handler="distributed_app.handler",
-            Code={"ZipFile": code},
-        )["FunctionArn"]
-        definition = definition.replace(f"${{{function_id}Arn}}", arn)
-    assert "${" not in definition, "the definition has a substitution this test does not make"
-    state.arn = sfn.create_state_machine(
-        name=f"VerifyBagDistributed-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
-    )["stateMachineArn"]
-    try:
+    route_lambda_invocations(monkeypatch, dispatch)
+    with executing_state_machines(aws):
+        role_arn = lambda_role(aws, f"verify-bag-distributed-{suffix}")
+        definition = DEFINITION.read_text(encoding="utf-8")
+        for function_id in FUNCTIONS:
+            name = f"bagverify-{function_id}-{suffix}"
+            by_name[name] = function_id
+            arn = create_function(aws, name, role_arn, "distributed_app.handler")
+            definition = definition.replace(f"${{{function_id}Arn}}", arn)
+        assert "${" not in definition, "the definition has a substitution this test does not make"
+        state.arn = aws.client("stepfunctions").create_state_machine(
+            name=f"VerifyBagDistributed-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
         yield state
-    finally:
-        set_moto_config(
-            aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
-        )
 
 
 def execute(aws: LocalAws, machine: Machine, payload: dict[str, Any], timeout: float = 120) -> Execution:

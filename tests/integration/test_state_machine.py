@@ -19,12 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import flip_byte, make_bag_zip
-from devtools.step_functions import Execution, lambda_role, placeholder_code, set_moto_config
+from devtools.step_functions import (
+    Execution,
+    create_function,
+    executing_state_machines,
+    lambda_role,
+    route_lambda_invocations,
+)
 from devtools.step_functions import execute as run_execution
 
 DEFINITION = ROOT / "statemachines" / "verify_bag.asl.json"
@@ -44,59 +49,26 @@ class StateMachine:
 def state_machine(
     aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StateMachine]:
-    set_moto_config(aws, {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
     # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
     monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
     handler = load_handler()
     invocations: list[dict[str, Any]] = []
 
-    def invoke(
-        backend: LambdaSimpleBackend,
-        function_name: str,
-        qualifier: str | None,
-        body: Any,
-        headers: Any,
-        response_headers: dict[str, str],
-    ) -> bytes:
-        # An unknown function fails as Lambda does (404 ResourceNotFoundException).
-        function = backend.get_function(function_name, qualifier)
-        event = json.loads(body)
+    def dispatch(function_name: str, event: dict[str, Any], context: LocalContext) -> Any:
         invocations.append(event)
-        context = LocalContext(
-            function_name=function.function_name, invoked_function_arn=function.function_arn
-        )
-        try:
-            result = handler(event, context)
-        except Exception as failure:
-            response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(failure).__name__, "errorMessage": str(failure)}).encode()
-        return json.dumps(result).encode()
+        return handler(event, context)
 
-    monkeypatch.setattr(LambdaSimpleBackend, "invoke", invoke)
-
-    awslambda, sfn = aws.client("lambda"), aws.client("stepfunctions")
+    route_lambda_invocations(monkeypatch, dispatch)
     suffix = str(time.monotonic_ns())
-    role_arn = lambda_role(aws, f"verify-bag-{suffix}")
-    code = placeholder_code("app.py")
-    function_name = f"{FUNCTION_NAME}-{suffix}"
-    function_arn = awslambda.create_function(
-        FunctionName=function_name,
-        Runtime="python3.12",
-        Role=role_arn,
-        Handler="app.lambda_handler",
-        Code={"ZipFile": code},
-    )["FunctionArn"]
-    definition = DEFINITION.read_text(encoding="utf-8").replace("${VerifyBagFunctionArn}", function_arn)
-    assert "${" not in definition, "the definition has a substitution this test does not make"
-    machine_arn = sfn.create_state_machine(
-        name=f"VerifyBag-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
-    )["stateMachineArn"]
-    try:
+    with executing_state_machines(aws):
+        role_arn = lambda_role(aws, f"verify-bag-{suffix}")
+        function_arn = create_function(aws, f"{FUNCTION_NAME}-{suffix}", role_arn, "app.lambda_handler")
+        definition = DEFINITION.read_text(encoding="utf-8").replace("${VerifyBagFunctionArn}", function_arn)
+        assert "${" not in definition, "the definition has a substitution this test does not make"
+        machine_arn = aws.client("stepfunctions").create_state_machine(
+            name=f"VerifyBag-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
         yield StateMachine(machine_arn, function_arn, invocations)
-    finally:
-        set_moto_config(
-            aws, {"stepfunctions": {"execute_state_machine": False}, "lambda": {"use_docker": True}}
-        )
 
 
 def execute(aws: LocalAws, machine: StateMachine, payload: dict[str, Any], timeout: float = 120) -> Execution:
