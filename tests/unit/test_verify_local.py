@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import random
+import time
 import zipfile
 
 import pytest
@@ -133,3 +135,43 @@ def test_missing_local_file_is_an_error() -> None:
     verdict = verify_path("/nonexistent/bag.zip")
     assert verdict.status is Status.ERROR
     assert verdict.problems[0].kind is Kind.NOT_FOUND
+
+
+class _StallingArchive(io.BytesIO):
+    """An archive whose reads stall once, for `stall` seconds, when they first fall in [start, stop)."""
+
+    def __init__(self, data: bytes, start: int, stop: int, stall: float) -> None:
+        super().__init__(data)
+        self.start, self.stop, self.stall = start, stop, stall
+
+    def _maybe_stall(self) -> None:
+        if self.stall and self.start <= self.tell() < self.stop:
+            time.sleep(self.stall)
+            self.stall = 0.0
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._maybe_stall()
+        return super().read(size)
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        self._maybe_stall()
+        return super().readinto(buffer)
+
+
+def test_a_deadline_passing_inside_one_large_member_stops_there() -> None:
+    # One member longer than the time left (a 100 GB file in a Lambda) must not run past the
+    # deadline: the check between members never comes. Here the deadline passes 8 MiB into it.
+    big = random.Random(0).randbytes(24 * 1024 * 1024)
+    archive = make_bag_zip({"big.bin": big, "small.txt": b"small\n"})
+    with zipfile.ZipFile(io.BytesIO(archive)) as listing:
+        member = listing.getinfo("sample-bag/data/big.bin")
+    middle = member.header_offset + 8 * 1024 * 1024
+    source = _StallingArchive(archive, middle, middle + 8 * 1024 * 1024, stall=0.5)
+
+    verdict = verify_archive(source, "test.zip", deadline=time.monotonic() + 0.3)
+
+    assert verdict.status is Status.ERROR
+    [problem] = verdict.problems
+    assert problem.kind is Kind.TIMEOUT
+    assert "while reading data/big.bin (" in problem.message and f"of {len(big):,} bytes" in problem.message
+    assert source.tell() < member.header_offset + 16 * 1024 * 1024, "it stopped inside the member"

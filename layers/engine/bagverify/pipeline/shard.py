@@ -36,7 +36,8 @@ class MemberStreams(Protocol):
 
 
 class DeadlineReached(Exception):
-    """Raised between members once the deadline has passed, so a caller can report before being killed."""
+    """Raised once the deadline has passed, between members or between the chunks of a large one,
+    so a caller can report before being killed (one member of 100 GB takes longer than a Lambda)."""
 
 
 @dataclass
@@ -132,14 +133,19 @@ def scan_positions(
     try:
         for position in positions:
             if deadline is not None and time.monotonic() > deadline:
-                raise DeadlineReached(
-                    f"{progress.label}stopped before the deadline after {progress.files} of "
-                    f"{progress.total_files} files ({progress.archive_bytes_done:,} of "
-                    f"{progress.archive_bytes:,} archive bytes)"
-                )
+                raise DeadlineReached(_stopped(progress))
             member = index.member(position)
             path = member.name[len(plan.root) :]
-            _scan_member(reader, path, member, plan.algorithms_for(path), keep=keep, result=result)
+            _scan_member(
+                reader,
+                path,
+                member,
+                plan.algorithms_for(path),
+                keep=keep,
+                result=result,
+                deadline=deadline,
+                progress=progress,
+            )
             done += 1
             progress.advance(member)
     except SourceError as failure:
@@ -154,6 +160,33 @@ def scan_positions(
         ]
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _stopped(progress: ScanProgress, reading: str = "") -> str:
+    return (
+        f"{progress.label}stopped before the deadline {reading}after {progress.files} of "
+        f"{progress.total_files} files ({progress.archive_bytes_done:,} of "
+        f"{progress.archive_bytes:,} archive bytes)"
+    )
+
+
+@dataclass
+class _MemberDeadline:
+    """The deadline, checked between the chunks of one large member."""
+
+    at: float
+    progress: ScanProgress
+    path: str
+    size: int
+    done: int = 0
+
+    def check(self, chunk_bytes: int) -> None:
+        """Before digesting the next `chunk_bytes` of the member."""
+        # One clock read per chunk (1 MiB): nothing next to inflating and hashing it.
+        if time.monotonic() > self.at:
+            reading = f"while reading {self.path} ({self.done:,} of {self.size:,} bytes), "
+            raise DeadlineReached(_stopped(self.progress, reading))
+        self.done += chunk_bytes
 
 
 def unverified_result(
@@ -174,6 +207,8 @@ def _scan_member(
     *,
     keep: bool,
     result: ShardResult,
+    deadline: float | None = None,
+    progress: ScanProgress | None = None,
 ) -> None:
     if keep and member.size > MAX_TAG_FILE_BYTES:
         # Known from the directory before a byte is read: checksummed as any file is, never held or parsed.
@@ -195,7 +230,13 @@ def _scan_member(
             digests = digest_bytes(data, algorithms)
         else:
             kept = bytearray()
-            digests = digest_chunks(_kept_chunks(reader, member, path, kept if keep else None), algorithms)
+            watch = (
+                None
+                if deadline is None or progress is None
+                else _MemberDeadline(deadline, progress, path, member.size)
+            )
+            chunks = _kept_chunks(reader, member, path, kept if keep else None, watch)
+            digests = digest_chunks(chunks, algorithms)
             data = bytes(kept)
     except ArchiveFault as fault:
         result.files.append((path, member.size, None))
@@ -206,9 +247,20 @@ def _scan_member(
         result.tag_contents[path] = data
 
 
-def _kept_chunks(reader: MemberStreams, member: Member, path: str, kept: bytearray | None) -> Iterator[bytes]:
-    """The member's chunks, also gathered into `kept` (a tag file to parse) unless it is None."""
+def _kept_chunks(
+    reader: MemberStreams,
+    member: Member,
+    path: str,
+    kept: bytearray | None,
+    deadline: _MemberDeadline | None,
+) -> Iterator[bytes]:
+    """The member's chunks, also gathered into `kept` (a tag file to parse) unless it is None.
+
+    Past the deadline it stops with DeadlineReached: the member is then unverified, not a problem.
+    """
     for chunk in reader.iter_chunks(member):
+        if deadline is not None:
+            deadline.check(len(chunk))
         if kept is not None:
             # The reader stops a member at its stated size, so this holds whatever the data does.
             if len(kept) + len(chunk) > MAX_TAG_FILE_BYTES:
