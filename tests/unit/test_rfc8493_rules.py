@@ -214,13 +214,15 @@ def test_only_percent_0d_0a_25_are_decoded() -> None:
     assert verdict.status is Status.VALID, verdict.problems
 
 
-def test_unknown_algorithm_is_a_problem_not_a_crash() -> None:
+@pytest.mark.parametrize("algorithm", ["whirlpool9", "shake_128", "shake-256"])
+def test_unknown_algorithm_is_a_problem_not_a_crash(algorithm: str) -> None:
+    # shake_*: hashlib knows them, but they have no fixed length (hexdigest() needs one).
     def tamper(bag_dir: Path) -> None:
-        (bag_dir / "manifest-sha256.txt").rename(bag_dir / "manifest-whirlpool9.txt")
+        (bag_dir / "manifest-sha256.txt").rename(bag_dir / f"manifest-{algorithm}.txt")
         refresh_tag_manifests(bag_dir)
 
     verdict = bag(tamper)
-    assert ("unsupported_algorithm", "manifest-whirlpool9.txt") in problems(verdict)
+    assert ("unsupported_algorithm", f"manifest-{algorithm}.txt") in problems(verdict)
 
 
 @pytest.mark.parametrize(

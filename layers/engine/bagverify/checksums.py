@@ -27,14 +27,17 @@ _executors_lock = threading.Lock()
 
 @functools.cache
 def hashlib_name(algorithm: str) -> str | None:
-    """The hashlib constructor name for a BagIt algorithm name (`sha3-256` → `sha3_256`), or None."""
+    """The hashlib constructor name for a BagIt algorithm name (`sha3-256` → `sha3_256`), or None
+    when hashlib can't compute it (unknown, disabled, or of no fixed length)."""
     for candidate in (algorithm, algorithm.replace("-", "_"), algorithm.replace("-", "")):
         if candidate in hashlib.algorithms_available:
             try:
-                hashlib.new(candidate)
+                hasher = hashlib.new(candidate)
             except ValueError:  # listed but disabled (FIPS builds)
                 return None
-            return candidate
+            # shake_128/shake_256 have no fixed length, so no checksum a manifest line could be held
+            # to: unsupported, like any algorithm hashlib lacks.
+            return candidate if hasher.digest_size else None
     return None
 
 
