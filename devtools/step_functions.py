@@ -98,10 +98,15 @@ def create_function(aws: LocalAws, name: str, role_arn: str, handler: str) -> st
 
 def execute(aws: LocalAws, machine_arn: str, payload: dict[str, Any], timeout: float = 120) -> Execution:
     """Start an execution and wait for it to end; its final state, output and history."""
+    execution_arn = aws.client("stepfunctions").start_execution(
+        stateMachineArn=machine_arn, input=json.dumps(payload)
+    )["executionArn"]
+    return wait_for_execution(aws, execution_arn, timeout)
+
+
+def wait_for_execution(aws: LocalAws, execution_arn: str, timeout: float = 120) -> Execution:
+    """Wait for an execution, however it was started, to end; its final state, output and history."""
     sfn = aws.client("stepfunctions")
-    execution_arn = sfn.start_execution(stateMachineArn=machine_arn, input=json.dumps(payload))[
-        "executionArn"
-    ]
     deadline = time.monotonic() + timeout
     # moto marks an execution SUCCEEDED a moment before it stores its output (a race seen with large
     # outputs), so a SUCCEEDED execution is read again until its output is there.

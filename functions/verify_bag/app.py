@@ -1,11 +1,14 @@
 """Lambda handler: event in → engine → verdict out (logs, metrics, SNS, the return value for Step Functions).
 
-Thin on purpose: everything about bags lives in the `bagverify` engine (the layer).
+An upload too large for one invocation is handed to the distributed state machine instead
+(`routing.py`), whose aggregator publishes its verdict. Thin on purpose: everything about bags lives
+in the `bagverify` engine (the layer).
 Nothing here, nor in the engine, writes to /tmp or any disk (a full report goes to S3 from memory).
 """
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -21,7 +24,8 @@ from bagverify import Kind, Problem, S3Location, Stats, Status, Verdict, verify_
 from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
 from bagverify.report import write_report
 from bagverify.sources import make_s3_client
-from event_targets import UnrecognisedEvent, targets_from_event
+from event_targets import Target, UnrecognisedEvent, event_targets
+from routing import Routing, Started, start_distributed
 
 logger = Logger()
 # CloudWatch EMF, printed to stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
@@ -49,14 +53,23 @@ MAX_RESULT_BYTES = MAX_MESSAGE_BYTES
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     deadline = deadline_for(context.get_remaining_time_in_millis())
     try:
-        targets = targets_from_event(event)
+        targets = event_targets(event)
     except UnrecognisedEvent as bad_event:
         return _deliver(_unrecognised_event_verdict(bad_event), MAX_RESULT_BYTES)
+    routing = Routing.from_environment()
+    # Uploads too large for one invocation are handed over first: if that fails, the invocation
+    # fails (and is retried) before anything else the event names has been verified and published.
+    routed = {
+        index: _route(target, routing) for index, target in enumerate(targets) if routing.routes(target)
+    }
     budget = MAX_RESULT_BYTES // len(targets)
     results = []
-    for target in targets:
-        logger.set_correlation_id(target.url)
-        results.append(_deliver(_verify(target, deadline), budget))
+    for index, target in enumerate(targets):
+        if index in routed:
+            results.append(routed[index])
+        else:
+            logger.set_correlation_id(target.location.url)
+            results.append(_deliver(_verify(target.location, deadline), budget))
     return results[0] if len(results) == 1 else {"verdicts": results}
 
 
@@ -72,6 +85,41 @@ def _verify(target: S3Location, deadline: float) -> Verdict:
     verdict = verify_s3_object(target, s3, deadline=deadline)
     log_verdict(verdict)
     return verdict
+
+
+@tracer.capture_method(capture_response=False)
+def _route(target: Target, routing: Routing) -> dict[str, Any]:
+    """Start the distributed verification of an upload of `routing.threshold_bytes` or more; what was
+    started, in place of a verdict (nothing is published here: the run's aggregator publishes)."""
+    logger.set_correlation_id(target.location.url)
+    # Any failure but "already started" propagates: see routing.start_distributed.
+    started: Started = start_distributed(_stepfunctions(), routing.state_machine_arn, target.location)
+    logger.info(
+        "bag already routed to the distributed state machine"
+        if started.already_started
+        else "bag routed to the distributed state machine",
+        extra={
+            "execution_arn": started.execution_arn,
+            "already_started": started.already_started,
+            "object": target.location.object_info(),
+            "size": target.size,
+            "threshold_bytes": routing.threshold_bytes,
+        },
+    )
+    return {
+        "routed": "distributed",
+        "source": target.location.url,
+        "object": {**target.location.object_info(), "size": target.size},
+        "execution_arn": started.execution_arn,
+        "already_started": started.already_started,
+    }
+
+
+@functools.cache
+def _stepfunctions() -> Any:
+    """Made on the first upload routed (most environments route none: no need to load Step Functions'
+    service model at every cold start), then reused like the other clients."""
+    return boto3.client("stepfunctions")
 
 
 def log_verdict(verdict: Verdict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -12,7 +13,24 @@ class UnrecognisedEvent(ValueError):
     """The event names no bag: not an S3 notification, EventBridge event or {"bucket", "key"} input."""
 
 
+@dataclass(frozen=True)
+class Target:
+    """One bag an event names, and what the event says about it besides where it is."""
+
+    location: S3Location
+    # True when an upload notification named it (S3 event notification or EventBridge Object
+    # Created), an asynchronous invocation whose result nobody reads; False for direct or Step
+    # Functions input, whose caller wants the verdict back.
+    uploaded: bool = False
+    # The object's size in bytes as the notification states it; None when it does not (direct input).
+    size: int | None = None
+
+
 def targets_from_event(event: Any) -> list[S3Location]:
+    return [target.location for target in event_targets(event)]
+
+
+def event_targets(event: Any) -> list[Target]:
     if not isinstance(event, dict):
         raise UnrecognisedEvent(f"expected a JSON object, got {type(event).__name__}")
     if "Records" in event:
@@ -20,11 +38,15 @@ def targets_from_event(event: Any) -> list[S3Location]:
         # exact upload, so a late, repeated delivery still verifies what was uploaded; without one
         # (unversioned bucket) the eTag does: a since-replaced object is reported, not verified.
         return [
-            S3Location(
-                record["s3"]["bucket"]["name"],
-                unquote_plus(record["s3"]["object"]["key"]),
-                record["s3"]["object"].get("versionId") or None,
-                record["s3"]["object"].get("eTag") or None,
+            Target(
+                S3Location(
+                    record["s3"]["bucket"]["name"],
+                    unquote_plus(record["s3"]["object"]["key"]),
+                    record["s3"]["object"].get("versionId") or None,
+                    record["s3"]["object"].get("eTag") or None,
+                ),
+                uploaded=True,
+                size=_size(record["s3"]["object"].get("size")),
             )
             for record in event["Records"]
             if "s3" in record
@@ -32,21 +54,29 @@ def targets_from_event(event: Any) -> list[S3Location]:
     if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
         detail = event["detail"]
         return [
-            S3Location(
-                detail["bucket"]["name"],
-                unquote_plus(detail["object"]["key"]),
-                detail["object"].get("version-id") or None,
-                detail["object"].get("etag") or None,
+            Target(
+                S3Location(
+                    detail["bucket"]["name"],
+                    unquote_plus(detail["object"]["key"]),
+                    detail["object"].get("version-id") or None,
+                    detail["object"].get("etag") or None,
+                ),
+                uploaded=True,
+                size=_size(detail["object"].get("size")),
             )
         ]
     if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
         # Direct or Step Functions input: the key is taken literally, as the caller wrote it.
         version_id, etag = event.get("version_id") or None, event.get("etag") or None
-        return [S3Location(event["bucket"], event["key"], version_id, etag)]
+        return [Target(S3Location(event["bucket"], event["key"], version_id, etag))]
     return _unrecognised(event)
 
 
-def _unrecognised(event: dict[str, Any]) -> list[S3Location]:
+def _size(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _unrecognised(event: dict[str, Any]) -> list[Any]:
     raise UnrecognisedEvent(
         "event names no bag: expected an S3 notification (Records[].s3), an EventBridge "
         f'\'Object Created\' event (source aws.s3) or {{"bucket", "key"}}; got keys {sorted(event)}'

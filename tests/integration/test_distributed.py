@@ -40,6 +40,7 @@ from devtools.step_functions import (
     executing_state_machines,
     lambda_role,
     route_lambda_invocations,
+    wait_for_execution,
 )
 from devtools.step_functions import execute as run_execution
 
@@ -393,3 +394,47 @@ def test_a_shard_out_of_time_stops_before_the_deadline_and_is_named(aws, s3, buc
     assert execution.output["stats"]["files"] == 20
     [notification] = aws.receive_notifications(topic[1])
     assert notification["Message"]["problems"][0]["kind"] == "timeout"
+
+
+def test_a_large_upload_routed_by_the_s3_trigger_gets_its_verdict_from_this_state_machine(  # type: ignore[no-untyped-def]
+    aws, s3, versioned_bucket, topic, machine, monkeypatch
+) -> None:
+    """VerifyBagFunction on an S3 event for an upload over the threshold starts this state machine,
+    whose aggregator publishes the one verdict; a repeated delivery starts nothing more."""
+    archive = make_bag_zip(FILES, compression="stored")
+    put = s3.put_object(Bucket=versioned_bucket, Key="incoming/large bag.zip", Body=archive)
+    monkeypatch.setenv("DISTRIBUTED_STATE_MACHINE_ARN", machine.arn)
+    monkeypatch.setenv("DISTRIBUTED_THRESHOLD_BYTES", "100000")
+    event = json.loads((ROOT / "events" / "s3-put.json").read_text())
+    event["Records"][0]["s3"]["bucket"]["name"] = versioned_bucket
+    event["Records"][0]["s3"]["object"].update(
+        key="incoming/large+bag.zip",
+        size=len(archive),
+        versionId=put["VersionId"],
+        eTag=put["ETag"].strip('"'),
+    )
+    s3_trigger = load_handler("VerifyBagFunction")
+    routed = s3_trigger(event, LocalContext())
+    execution = wait_for_execution(aws, routed["execution_arn"])
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagValid"), execution.history
+    assert execution.output["stats"]["files"] == 30
+    [plan] = machine.invocations["PlanBagFunction"]
+    name = routed["execution_arn"].rsplit(":", 1)[1]
+    assert plan == {
+        "bag": {
+            "bucket": versioned_bucket,
+            "key": "incoming/large bag.zip",
+            "version_id": put["VersionId"],
+            "etag": put["ETag"].strip('"'),
+        },
+        "run": name,
+    }
+    assert any(key.startswith(f"runs/{name}/") for key in run_objects(aws, machine))
+    # Delivered again after the run ended: already started, nothing run or published again.
+    again = s3_trigger(event, LocalContext())
+    assert (again["execution_arn"], again["already_started"]) == (routed["execution_arn"], True)
+    assert len(machine.invocations["PlanBagFunction"]) == 1
+    [notification] = aws.receive_notifications(topic[1])
+    message = notification["Message"]
+    assert message["status"] == "valid"
+    assert (message["object"]["version_id"], message["object"]["etag"]) == (put["VersionId"], put["ETag"])

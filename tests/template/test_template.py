@@ -24,7 +24,14 @@ ASL = ROOT / "statemachines" / "verify_bag.asl.json"
 FUNCTION_DIR = ROOT / "functions" / "verify_bag"
 VENV_BIN = Path(sys.executable).parent
 
-ALLOWED_FUNCTION_ACTIONS = {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish"}
+# states:StartExecution: large uploads are handed to the distributed state machine (that one only).
+ALLOWED_FUNCTION_ACTIONS = {
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:ListBucket",
+    "sns:Publish",
+    "states:StartExecution",
+}
 # Only when the ReportBucket parameter is set (condition HasReportBucket), and only under reports/.
 CONDITIONAL_FUNCTION_ACTIONS = {"HasReportBucket": {"s3:PutObject"}}
 # Added by SAM for the on-failure destination (EventInvokeConfig), on that queue only.
@@ -273,6 +280,38 @@ def test_function_policy_names_the_bucket_without_referring_to_it(template: dict
     )
 
 
+def test_function_starts_executions_of_the_distributed_state_machine_only(template: dict[str, Any]) -> None:
+    starts = [
+        (statement, condition)
+        for statement, condition in _statements(template)
+        if "states:StartExecution" in _as_list(statement["Action"])
+    ]
+    assert len(starts) == 1, "exactly one statement may allow states:StartExecution"
+    [(statement, condition)] = starts
+    assert condition is None
+    assert _as_list(statement["Action"]) == ["states:StartExecution"]
+    assert _as_list(statement["Resource"]) == [{"Ref": "VerifyBagDistributedStateMachine"}]
+    assert not any(
+        str(action).startswith("states:")
+        for other, _ in _statements(template)
+        if other is not statement
+        for action in _as_list(other["Action"])
+    ), "no other Step Functions action"
+
+
+def test_large_uploads_are_routed_by_a_threshold_parameter(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["DistributedThresholdBytes"]
+    assert parameter["Type"] == "Number" and parameter["MinValue"] == 0
+    # 50 GB: about half of what one invocation verifies in ~850 s at 100 MB/s (README "Large bags").
+    assert int(parameter["Default"]) == 50_000_000_000
+    variables = _function(template)["Environment"]["Variables"]
+    assert variables["DISTRIBUTED_STATE_MACHINE_ARN"] == {"Ref": "VerifyBagDistributedStateMachine"}
+    assert variables["DISTRIBUTED_THRESHOLD_BYTES"] == {"Ref": "DistributedThresholdBytes"}
+    source = (FUNCTION_DIR / "routing.py").read_text(encoding="utf-8")
+    for name in ("DISTRIBUTED_STATE_MACHINE_ARN", "DISTRIBUTED_THRESHOLD_BYTES"):
+        assert f'"{name}"' in source, f"routing.py does not read {name}"
+
+
 def test_topic_is_encrypted(template: dict[str, Any]) -> None:
     for name, topic in _resources_of_type(template, "AWS::SNS::Topic").items():
         assert topic.get("Properties", {}).get("KmsMasterKeyId"), f"{name} has no KmsMasterKeyId"
@@ -434,6 +473,8 @@ def test_deployed_role_adds_only_send_message_on_the_failure_queue(template: dic
         actions.update(_as_list(statement["Action"]))
         if set(_as_list(statement["Action"])) & SAM_ADDED_FUNCTION_ACTIONS:
             assert _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["FailedInvocationsQueue", "Arn"]}]
+        if "states:StartExecution" in _as_list(statement["Action"]):
+            assert _as_list(statement["Resource"]) == [{"Ref": "VerifyBagDistributedStateMachine"}]
     expected = ALLOWED_FUNCTION_ACTIONS | SAM_ADDED_FUNCTION_ACTIONS | {"s3:PutObject"}
     assert actions == expected, f"deployed role actions {sorted(actions)} != {sorted(expected)}"
     [invoke_config] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
@@ -451,6 +492,47 @@ def _managed_policy_arn(arn: Any) -> str:
     match = re.fullmatch(r"arn:[^:]+:iam::aws:policy/(.+)", text)
     assert match, f"not an AWS managed policy: {arn}"
     return match.group(1)
+
+
+def _references(node: Any) -> set[str]:
+    """Names a template fragment refers to: Ref, Fn::GetAtt, ${Name} or ${Name.Attr} in Fn::Sub."""
+    found: set[str] = set()
+    for item in _walk(node):
+        if not isinstance(item, dict):
+            continue
+        if isinstance(item.get("Ref"), str):
+            found.add(item["Ref"])
+        if "Fn::GetAtt" in item:
+            found.add(str(_as_list(item["Fn::GetAtt"])[0]).split(".")[0])
+        if "Fn::Sub" in item:
+            text = str(_as_list(item["Fn::Sub"])[0])
+            found.update(name.split(".")[0] for name in re.findall(r"\$\{([^!}][^}]*)\}", text))
+    return found
+
+
+def test_deployed_resources_have_no_circular_dependency(template: dict[str, Any]) -> None:
+    """As CloudFormation sees them after the SAM transform (the bag bucket's notification refers to
+    VerifyBagFunction, which starts the distributed state machine). `sam validate --lint` and cfn-lint
+    do not find such a cycle: both passed a template whose PlanBagFunction referred to VerifyBagFunction."""
+    resources = _transformed(template)["Resources"]
+    graph = {
+        name: (_references(resource) | set(_as_list(resource.get("DependsOn", [])))) & set(resources) - {name}
+        for name, resource in resources.items()
+    }
+    assert "VerifyBagFunction" in graph["BagBucket"], "the bucket's notification refers to the function"
+    assert "VerifyBagDistributedStateMachine" in graph["VerifyBagFunction"]
+    done: set[str] = set()
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in path:
+            pytest.fail("circular dependency: " + " -> ".join((*path[path.index(name) :], name)))
+        if name not in done:
+            for referred in sorted(graph[name]):
+                visit(referred, (*path, name))
+            done.add(name)
+
+    for name in sorted(graph):
+        visit(name, ())
 
 
 def test_deployed_roles_grant_nothing_beyond_their_statements_logs_and_xray(template: dict[str, Any]) -> None:
