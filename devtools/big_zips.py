@@ -29,16 +29,20 @@ def write_many_file_bag(
     *,
     top_folder: str = "big-bag",
     algorithm: str = "sha256",
+    algorithms: tuple[str, ...] | None = None,
     zip64_extras: bool = False,
 ) -> tuple[int, int]:
     """A valid BagIt 1.0 bag of `count` tiny stored files under data/; returns its Payload-Oxum.
+
+    One payload manifest and one tag manifest per algorithm (`algorithms`, else `algorithm`).
 
     File i is `data/<i // 1000>/f<i>.txt` holding `i` and a newline. Tag files come last, as
     zippers usually place them: bagit.txt, bag-info.txt, manifest, tag manifest.
     """
     prefix = f"{top_folder}/" if top_folder else ""
     directory: list[bytes] = []
-    manifest: list[bytes] = []
+    algorithms = algorithms or (algorithm,)
+    manifests: dict[str, list[bytes]] = {name: [] for name in algorithms}
     position = 0
     octets = 0
 
@@ -84,21 +88,23 @@ def write_many_file_bag(
         relative = b"data/%04d/f%07d.txt" % (number // 1000, number)
         data = b"%d\n" % number
         add(prefix.encode() + relative, data)
-        manifest.append(hashlib.new(algorithm, data).hexdigest().encode() + b"  " + relative + b"\n")
+        for name, lines in manifests.items():
+            lines.append(hashlib.new(name, data).hexdigest().encode() + b"  " + relative + b"\n")
         octets += len(data)
     tag_files = {
         "bagit.txt": b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
         "bag-info.txt": b"Source-Organization: bagverify\nPayload-Oxum: %d.%d\n" % (octets, count),
-        f"manifest-{algorithm}.txt": b"".join(manifest),
     }
-    del manifest
+    for name in algorithms:
+        tag_files[f"manifest-{name}.txt"] = b"".join(manifests.pop(name))
     for name, data in tag_files.items():
         add((prefix + name).encode(), data)
-    tag_manifest = b"".join(
-        hashlib.new(algorithm, data).hexdigest().encode() + b"  " + name.encode() + b"\n"
-        for name, data in tag_files.items()
-    )
-    add(f"{prefix}tagmanifest-{algorithm}.txt".encode(), tag_manifest)
+    for name in algorithms:
+        tag_manifest = b"".join(
+            hashlib.new(name, data).hexdigest().encode() + b"  " + tag.encode() + b"\n"
+            for tag, data in tag_files.items()
+        )
+        add(f"{prefix}tagmanifest-{name}.txt".encode(), tag_manifest)
 
     start = position
     for record in directory:

@@ -65,8 +65,9 @@ class ShardResult:
     """What one scan found. `shard` is the shard's number, or None for the planner's tag files."""
 
     shard: int | None
-    # (path, size, digest per algorithm or None when the member could not be read)
-    files: list[tuple[str, int, dict[str, str] | None]] = field(default_factory=list)
+    # (path, size, digests or None when the member could not be read): the raw digests of
+    # Plan.algorithms_for(path), concatenated in that order (checksums.DigestLayout)
+    files: list[tuple[str, int, bytes | None]] = field(default_factory=list)
     # (path, size) of members not read because the scan stopped (error)
     unverified: list[tuple[str, int]] = field(default_factory=list)
     tag_contents: dict[str, bytes] = field(default_factory=dict)

@@ -14,9 +14,9 @@ expires them): written once each, by one step, read by the next ones.
   shard's scan: per member its path, size and digests; problems; how it ended.
 
 A result is JSON Lines: a header object (problems, warnings, error, stats), then one line per
-member: `[path, size, {algorithm: hex digest}]` (`null` digests: it could not be read) or, for a
-member not read because the scan stopped, `[path, size]`. A million members make ~200 MB of
-lines, read back one line at a time.
+member: `[path, size, digests in hex]` (its algorithms' digests concatenated, as `ShardResult.files`
+holds them; `null`: it could not be read) or, for a member not read because the scan stopped,
+`[path, size]`. A million members make ~100-200 MB of lines, read back one line at a time.
 """
 
 from __future__ import annotations
@@ -232,7 +232,8 @@ def result_to_jsonl(result: ShardResult, *, tag_files: dict[str, str] | None = N
     }
     lines = [json.dumps(header, ensure_ascii=False)]
     lines.extend(
-        json.dumps([path, size, digests], ensure_ascii=False) for path, size, digests in result.files
+        json.dumps([path, size, None if digests is None else digests.hex()], ensure_ascii=False)
+        for path, size, digests in result.files
     )
     lines.extend(json.dumps([path, size], ensure_ascii=False) for path, size in result.unverified)
     lines.append("")
@@ -262,7 +263,7 @@ def result_from_jsonl(data: bytes) -> tuple[ShardResult, dict[str, Any]]:
     for line in lines:
         item = json.loads(line)
         if len(item) == 3:
-            result.files.append((item[0], int(item[1]), item[2]))
+            result.files.append((item[0], int(item[1]), None if item[2] is None else bytes.fromhex(item[2])))
         else:
             result.unverified.append((item[0], int(item[1])))
     return result, header
