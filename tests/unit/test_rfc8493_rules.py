@@ -225,6 +225,22 @@ def test_unknown_algorithm_is_a_problem_not_a_crash(algorithm: str) -> None:
     assert ("unsupported_algorithm", f"manifest-{algorithm}.txt") in problems(verdict)
 
 
+@pytest.mark.parametrize("algorithm", sorted(hashlib.algorithms_available))
+def test_every_algorithm_hashlib_lists_gives_a_verdict(algorithm: str) -> None:
+    # Each name hashlib lists (OpenSSL's vary by build) is either computed or unsupported, never a
+    # crash: the sha256 checksums under another algorithm's name are then a mismatch.
+    def tamper(bag_dir: Path) -> None:
+        (bag_dir / "manifest-sha256.txt").rename(bag_dir / f"manifest-{algorithm}.txt")
+        refresh_tag_manifests(bag_dir)
+
+    verdict = bag(tamper)
+    if algorithm == "sha256":
+        assert verdict.status is Status.VALID, verdict.problems
+        return
+    found = {kind for kind, _ in problems(verdict)}
+    assert found & {"unsupported_algorithm", "checksum_mismatch", "manifest_line_invalid"}, found
+
+
 @pytest.mark.parametrize(
     "algorithms", [["md5"], ["sha1"], ["sha256"], ["sha512"], ["md5", "sha1", "sha256", "sha512"]]
 )
