@@ -11,9 +11,17 @@ import zipfile
 
 import pytest
 
-from bagverify.sources import AccessDenied, NotFound, ObjectChanged, S3RangedFile, make_s3_client
-from bagverify.verdict import Status
-from bagverify.verify import verify_archive
+from bagverify.sources import (
+    AccessDenied,
+    NotFound,
+    ObjectArchived,
+    ObjectChanged,
+    S3Location,
+    S3RangedFile,
+    make_s3_client,
+)
+from bagverify.verdict import Kind, Status
+from bagverify.verify import verify_archive, verify_s3_object
 from devtools.sample_bags import make_bag_zip
 
 KiB = 1024
@@ -221,3 +229,42 @@ def test_access_denied_is_reported_as_such() -> None:
     mapped = _source_error(error, "s3://b/k", versioned=False)
     assert isinstance(mapped, AccessDenied)
     assert "s3:GetObject" in str(mapped)
+
+
+def test_access_denied_by_the_objects_kms_key_names_kms_decrypt() -> None:
+    from botocore.exceptions import ClientError
+
+    from bagverify.sources.s3_ranged_file import _source_error
+
+    message = (
+        "User: arn:aws:sts::123456789012:assumed-role/verifier/fn is not authorized to perform: "
+        "kms:Decrypt on resource: arn:aws:kms:us-east-1:123456789012:key/1234"
+    )
+    error = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+        "GetObject",
+    )
+    mapped = _source_error(error, "s3://b/k", versioned=False)
+    assert isinstance(mapped, AccessDenied)
+    assert "kms:Decrypt" in str(mapped) and "key/1234" in str(mapped)
+
+
+@pytest.mark.parametrize("storage_class", ["GLACIER", "DEEP_ARCHIVE"])
+def test_an_archived_bag_is_an_error_saying_to_restore_it_not_access_denied(  # type: ignore[no-untyped-def]
+    client, s3, bucket, storage_class
+) -> None:
+    # S3 answers 403 InvalidObjectState: no permission would help, a restore does.
+    s3.put_object(Bucket=bucket, Key="cold.zip", Body=make_bag_zip(), StorageClass=storage_class)
+    with pytest.raises(ObjectArchived) as raised:
+        S3RangedFile(client, bucket, "cold.zip")
+    assert storage_class in str(raised.value) and "restore" in str(raised.value).lower()
+
+    verdict = verify_s3_object(S3Location(bucket, "cold.zip"), client)
+    assert verdict.status is Status.ERROR
+    [problem] = verdict.problems
+    assert problem.kind is Kind.OBJECT_ARCHIVED and storage_class in problem.message
+
+
+def test_a_bag_in_glacier_instant_retrieval_is_read_as_any_other(client, s3, bucket) -> None:  # type: ignore[no-untyped-def]
+    s3.put_object(Bucket=bucket, Key="ir.zip", Body=make_bag_zip(), StorageClass="GLACIER_IR")
+    assert verify_s3_object(S3Location(bucket, "ir.zip"), client).status is Status.VALID

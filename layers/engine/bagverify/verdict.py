@@ -57,6 +57,7 @@ class Kind(enum.StrEnum):
     NOT_FOUND = "not_found"
     ACCESS_DENIED = "access_denied"
     OBJECT_CHANGED = "object_changed"
+    OBJECT_ARCHIVED = "object_archived"  # in S3 Glacier Flexible Retrieval / Deep Archive: restore it first
     SOURCE_UNAVAILABLE = "source_unavailable"
     BAD_EVENT = "bad_event"
     TIMEOUT = "timeout"

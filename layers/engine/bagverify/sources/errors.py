@@ -27,5 +27,12 @@ class ObjectChanged(SourceError):
     kind = Kind.OBJECT_CHANGED
 
 
+class ObjectArchived(SourceError):
+    """In an archive storage class (or Intelligent-Tiering archive tier) that GET can't read until
+    the object is restored."""
+
+    kind = Kind.OBJECT_ARCHIVED
+
+
 class SourceUnavailable(SourceError):
     kind = Kind.SOURCE_UNAVAILABLE

@@ -46,6 +46,7 @@ from urllib3.exceptions import HTTPError as Urllib3HTTPError
 from bagverify.sources.errors import (
     AccessDenied,
     NotFound,
+    ObjectArchived,
     ObjectChanged,
     SourceError,
     SourceUnavailable,
@@ -381,8 +382,22 @@ def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError
         )
     if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404") or status == 404:
         return NotFound(f"{name}: {code or 'not found'}: {message}", code=code)
+    if code == "InvalidObjectState":
+        # 403 too, but no permission helps: the bytes are in Glacier Flexible Retrieval or Deep
+        # Archive (or an Intelligent-Tiering archive tier) until a restore brings a copy back.
+        details: dict[str, Any] = dict(error.response.get("Error", {}))
+        where = details.get("StorageClass") or "an archive storage class"
+        tier = f", access tier {details['AccessTier']}" if details.get("AccessTier") else ""
+        return ObjectArchived(
+            f"{name} is archived ({where}{tier}): S3 serves no bytes of it until it is restored "
+            "(RestoreObject); verify it again once the restored copy is available",
+            code=code,
+        )
     if code in ("AccessDenied", "403") or status == 403:
         permission = "s3:GetObjectVersion" if versioned else "s3:GetObject"
+        if "kms" in message.lower():
+            # SSE-KMS: S3 itself allowed the read, the object's KMS key did not (S3 says which).
+            permission = f"kms:Decrypt on the object's KMS key ({message})"
         return AccessDenied(f"{name}: access denied; the verifier needs {permission} on it", code=code)
     if code == "PreconditionFailed" or status == 412:
         return ObjectChanged(f"{name} was overwritten while being read; verify the new version", code=code)
