@@ -31,10 +31,12 @@ def write_many_file_bag(
     algorithm: str = "sha256",
     algorithms: tuple[str, ...] | None = None,
     zip64_extras: bool = False,
+    payload: bool = True,
 ) -> tuple[int, int]:
     """A valid BagIt 1.0 bag of `count` tiny stored files under data/; returns its Payload-Oxum.
 
     One payload manifest and one tag manifest per algorithm (`algorithms`, else `algorithm`).
+    `payload=False`: the manifests list every file, the archive holds none (zipped without data/).
 
     File i is `data/<i // 1000>/f<i>.txt` holding `i` and a newline. Tag files come last, as
     zippers usually place them: bagit.txt, bag-info.txt, manifest, tag manifest.
@@ -87,7 +89,8 @@ def write_many_file_bag(
     for number in range(count):
         relative = b"data/%04d/f%07d.txt" % (number // 1000, number)
         data = b"%d\n" % number
-        add(prefix.encode() + relative, data)
+        if payload:
+            add(prefix.encode() + relative, data)
         for name, lines in manifests.items():
             lines.append(hashlib.new(name, data).hexdigest().encode() + b"  " + relative + b"\n")
         octets += len(data)

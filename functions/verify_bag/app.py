@@ -24,6 +24,7 @@ from bagverify import Kind, Problem, S3Location, Stats, Status, Verdict, verify_
 from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
 from bagverify.report import write_report
 from bagverify.sources import make_s3_client
+from bagverify.verdict import problem_count
 from event_targets import Target, UnrecognisedEvent, event_targets
 from routing import Routing, Started, start_distributed
 
@@ -131,8 +132,8 @@ def log_verdict(verdict: Verdict) -> None:
         extra={
             "status": str(verdict.status),
             "object": verdict.object,
-            "problem_count": len(verdict.problems),
-            "warning_count": len(verdict.warnings),
+            "problem_count": problem_count(verdict.problems),
+            "warning_count": problem_count(verdict.warnings),
             "stats": verdict.to_dict()["stats"],
         },
     )

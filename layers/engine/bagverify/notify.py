@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from bagverify.verdict import Verdict
+from bagverify.verdict import Verdict, problem_count
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -31,8 +31,8 @@ def verdict_message(
         "status": full["status"],
         "source": full["source"],
         "object": full["object"],
-        "problem_count": len(full["problems"]),
-        "warning_count": len(full["warnings"]),
+        "problem_count": problem_count(verdict.problems),
+        "warning_count": problem_count(verdict.warnings),
         "problems": full["problems"],
         "warnings": full["warnings"],
         "problems_truncated": False,

@@ -8,6 +8,8 @@ S3 unavailable after retries, object changed while being read).
 from __future__ import annotations
 
 import enum
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -80,6 +82,67 @@ class Problem:
             out["path"] = self.path
         out.update(self.details)
         return out
+
+
+# Of one kind, the problems (or warnings) a verdict names; the rest are counted in one more.
+MAX_NAMED_PER_KIND = 100_000
+
+
+class NamedProblems:
+    """Problems in the order found; of each kind the first MAX_NAMED_PER_KIND, the rest only counted.
+
+    Why a limit: a bag zipped without its payload folder names every file its manifests list as
+    missing, and a million Problems took 1.9 GB, more than the function has: it would have been
+    killed with no verdict at all. The count stays exact: one more problem per kind says how many
+    are not named (`details["not_named"]`), and a count of that shape added here (a shard's) is
+    merged, not named.
+    """
+
+    def __init__(self) -> None:
+        self.named: list[Problem] = []
+        self._seen: Counter[Kind] = Counter()
+        self._not_named: Counter[Kind] = Counter()
+
+    def add(self, problem: Problem) -> None:
+        not_named = problem.details.get("not_named")
+        if isinstance(not_named, int) and problem.path is None:
+            self._not_named[problem.kind] += not_named
+            return
+        self._seen[problem.kind] += 1
+        if self._seen[problem.kind] <= MAX_NAMED_PER_KIND:
+            self.named.append(problem)
+        else:
+            self._not_named[problem.kind] += 1
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def done(self) -> list[Problem]:
+        """The problems named, then one per kind with some not named."""
+        return [
+            *self.named,
+            *(
+                Problem(
+                    kind,
+                    f"{count:,} more {kind} not named here: a verdict names the first "
+                    f"{MAX_NAMED_PER_KIND:,} of each kind",
+                    None,
+                    {"not_named": count},
+                )
+                for kind, count in self._not_named.items()
+            ),
+        ]
+
+
+def problem_count(problems: Iterable[Problem]) -> int:
+    """How many problems `problems` stand for: a count of those not named (NamedProblems) or not
+    listed (a tag file's, tag_files.LineProblems) counts as that many."""
+    total = 0
+    for problem in problems:
+        count = problem.details.get("not_named", problem.details.get("more"))
+        total += count if isinstance(count, int) else 1
+    return total
 
 
 @dataclass

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import unicodedata
 from collections import defaultdict
-from collections.abc import Container
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from bagverify.bag.tag_files import (
     quoted,
 )
 from bagverify.checksums import DigestLayout, hashlib_name
-from bagverify.verdict import Kind, Problem
+from bagverify.verdict import Kind, NamedProblems, Problem
 
 KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
 RFC_8493 = (1, 0)
@@ -62,21 +62,30 @@ class BagContents:
 
 
 class Findings:
-    """Problems (the bag is invalid) and warnings (valid, but not strictly so), in the order found."""
+    """Problems (the bag is invalid) and warnings (valid, but not strictly so), in the order found;
+    of each kind at most MAX_NAMED_PER_KIND named, the rest counted (verdict.NamedProblems)."""
 
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
+        self._problems = NamedProblems()
+        self._warnings = NamedProblems()
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self._problems.done()
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self._warnings.done()
 
     def problem(self, kind: Kind, message: str, path: str | None = None, **details: Any) -> None:
-        self.problems.append(Problem(kind, message, path, details))
+        self._problems.add(Problem(kind, message, path, details))
 
     def warning(self, kind: Kind, message: str, path: str | None = None, **details: Any) -> None:
-        self.warnings.append(Problem(kind, message, path, details))
+        self._warnings.add(Problem(kind, message, path, details))
 
-    def extend(self, problems: list[Problem], warnings: list[Problem] = ()) -> None:  # type: ignore[assignment]
-        self.problems.extend(problems)
-        self.warnings.extend(warnings)
+    def extend(self, problems: Iterable[Problem], warnings: Iterable[Problem] = ()) -> None:
+        self._problems.extend(problems)
+        self._warnings.extend(warnings)
 
 
 def check_bag(contents: BagContents, manifest_names: list[ManifestName], findings: Findings) -> None:

@@ -20,7 +20,7 @@ from bagverify.bag.layout import is_payload
 from bagverify.checksums import digest_bytes, digest_chunks
 from bagverify.pipeline.plan import SCAN, Plan, Shard
 from bagverify.sources import SourceError
-from bagverify.verdict import Kind, Problem
+from bagverify.verdict import Kind, NamedProblems, Problem
 
 # Tag files parsed by bagverify are held in memory; beyond this a tag file is a problem, not an OOM.
 MAX_TAG_FILE_BYTES = 256 * 1024 * 1024
@@ -130,6 +130,9 @@ def scan_positions(
 ) -> ShardResult:
     started = time.monotonic()
     result = ShardResult(shard)
+    # Members that can't be read, as problems: a million of them (an encrypted archive) named in
+    # full would not fit in memory; their count always does.
+    unreadable = NamedProblems()
     done = 0
     try:
         for position in positions:
@@ -144,6 +147,7 @@ def scan_positions(
                 plan.algorithms_for(path),
                 keep=keep,
                 result=result,
+                problems=unreadable,
                 deadline=deadline,
                 progress=progress,
             )
@@ -154,6 +158,7 @@ def scan_positions(
     except DeadlineReached as stopped:
         details = {"files_verified": progress.files, "bytes_verified": progress.bytes}
         result.error = Problem(Kind.TIMEOUT, str(stopped), details=details)
+    result.problems.extend(unreadable.done())
     if result.error is not None:
         # The member being read when it stopped is among them: it was not verified.
         result.unverified = [
@@ -208,12 +213,13 @@ def _scan_member(
     *,
     keep: bool,
     result: ShardResult,
+    problems: NamedProblems,
     deadline: float | None = None,
     progress: ScanProgress | None = None,
 ) -> None:
     if keep and member.size > MAX_TAG_FILE_BYTES:
         # Known from the directory before a byte is read: checksummed as any file is, never held or parsed.
-        result.problems.append(
+        problems.add(
             Problem(
                 Kind.TAG_FILE_TOO_LARGE,
                 f"{_too_large(path)} ({member.size:,} bytes); its checksums are verified, what it says "
@@ -241,7 +247,7 @@ def _scan_member(
             data = bytes(kept)
     except ArchiveFault as fault:
         result.files.append((path, member.size, None))
-        result.problems.append(Problem(fault.kind, str(fault), path))
+        problems.add(Problem(fault.kind, str(fault), path))
         return
     result.files.append((path, member.size, digests))
     if keep:
