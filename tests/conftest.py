@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,3 +83,29 @@ def many_missing_bag() -> bytes:
 def some_missing_bag() -> bytes:
     """The same with 3,000 missing files: still over SNS's 256 KiB (~0.5 MB of problems), and quicker."""
     return _bag_listing_missing_files(3_000)
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is at the time of writing (pytest swaps it between test phases)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def stdout_lines(handler: Any, capsys: pytest.CaptureFixture[str]) -> Iterator[Any]:
+    """A function returning the JSON lines the handler printed so far (logs and EMF) as dicts."""
+    log_handler = sys.modules["app"].logger.registered_handler
+    assert isinstance(log_handler, logging.StreamHandler)
+    previous = log_handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
+    capsys.readouterr()
+
+    def read() -> list[dict[str, Any]]:
+        out = capsys.readouterr().out
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+    yield read
+    log_handler.setStream(previous)

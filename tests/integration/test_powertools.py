@@ -10,44 +10,16 @@ sends to the daemon address: no daemon is needed, and the segments are checked.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from devtools.lambda_runner import ROOT, LocalContext
 from devtools.sample_bags import flip_byte, make_bag_zip
-
-
-class _CurrentStdout:
-    """Whatever sys.stdout is at the time of writing (pytest swaps it between test phases)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
-@pytest.fixture
-def stdout_lines(handler, capsys) -> Iterator[Any]:  # type: ignore[no-untyped-def]
-    """A function returning the JSON lines printed so far (logs and EMF) as dicts."""
-    log_handler = sys.modules["app"].logger.registered_handler
-    assert isinstance(log_handler, logging.StreamHandler)
-    previous = log_handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
-    capsys.readouterr()
-
-    def read() -> list[dict[str, Any]]:
-        out = capsys.readouterr().out
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-    yield read
-    log_handler.setStream(previous)
 
 
 def _logs(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -11,12 +11,9 @@ routed upload through the executing state machine to its verdict on SNS.
 from __future__ import annotations
 
 import json
-import logging
 import random
 import re
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -91,30 +88,10 @@ def upload(s3: Any, bucket: str, key: str = KEY, archive: bytes | None = None) -
     return {"version_id": put.get("VersionId"), "etag": put["ETag"].strip('"'), "size": len(body)}
 
 
-class _CurrentStdout:
-    """Whatever sys.stdout is at the time of writing (pytest swaps it between test phases)."""
-
-    def write(self, text: str) -> int:
-        return sys.stdout.write(text)
-
-    def flush(self) -> None:
-        sys.stdout.flush()
-
-
 @pytest.fixture
-def log_lines(handler, capsys) -> Iterator[Any]:  # type: ignore[no-untyped-def]
+def log_lines(stdout_lines: Any) -> Any:
     """A function returning the handler's JSON log lines printed so far (EMF lines left out)."""
-    log_handler = sys.modules["app"].logger.registered_handler
-    assert isinstance(log_handler, logging.StreamHandler)
-    previous = log_handler.setStream(_CurrentStdout())  # type: ignore[arg-type]
-    capsys.readouterr()
-
-    def read() -> list[dict[str, Any]]:
-        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-        return [line for line in lines if "_aws" not in line]
-
-    yield read
-    log_handler.setStream(previous)
+    return lambda: [line for line in stdout_lines() if "_aws" not in line]
 
 
 # -- routed ------------------------------------------------------------------------------------------
