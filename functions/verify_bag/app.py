@@ -107,6 +107,10 @@ def _route(target: Target, routing: Routing) -> dict[str, Any]:
             "threshold_bytes": routing.threshold_bytes,
         },
     )
+    # One EMF document, status "routed": how many uploads went to the distributed machine.
+    metrics.add_dimension(name="status", value="routed")
+    metrics.add_metric(name="BagsRouted", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics()
     return {
         "routed": "distributed",
         "source": target.location.url,

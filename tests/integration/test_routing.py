@@ -99,7 +99,7 @@ def log_lines(stdout_lines: Any) -> Any:
 
 @pytest.mark.parametrize("source", ["s3", "eventbridge"])
 def test_an_upload_at_the_threshold_starts_one_distributed_run_and_publishes_nothing(  # type: ignore[no-untyped-def]
-    handler, aws, s3, versioned_bucket, topic, distributed, monkeypatch, log_lines, source
+    handler, aws, s3, versioned_bucket, topic, distributed, monkeypatch, stdout_lines, source
 ) -> None:
     bag = upload(s3, versioned_bucket)
     # At the threshold is routed ("at or above").
@@ -136,7 +136,11 @@ def test_an_upload_at_the_threshold_starts_one_distributed_run_and_publishes_not
     }
     # Not verified here: no verdict published (the run's aggregator publishes it), no verdict logged.
     assert aws.receive_notifications(topic[1]) == []
-    logs = log_lines()
+    lines = stdout_lines()
+    logs = [line for line in lines if "_aws" not in line]
+    # Counted once, as BagsRouted (status "routed"), not as a verified bag.
+    [metrics] = [line for line in lines if "_aws" in line]
+    assert (metrics["status"], metrics["BagsRouted"]) == ("routed", [1.0]) and "BagsVerified" not in metrics
     assert not [line for line in logs if line["message"].startswith("bag ") and "status" in line]
     [routed] = [line for line in logs if line["message"] == "bag routed to the distributed state machine"]
     assert routed["execution_arn"] == execution["executionArn"]
