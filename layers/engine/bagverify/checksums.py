@@ -55,25 +55,16 @@ def _constructor(algorithm: str) -> Callable[..., Any]:
 
 
 class DigestLayout:
-    """Where each algorithm's digest lies in the digests of `algorithms`, concatenated."""
+    """Where each algorithm's digest lies in the digests of `algorithms`, concatenated: `spans`
+    maps an algorithm to its [start, end) (`digests[start:end].hex()` is its hex digest)."""
 
     def __init__(self, algorithms: Iterable[str]) -> None:
-        self.algorithms = list(algorithms)
         self.spans: dict[str, tuple[int, int]] = {}
         start = 0
-        for algorithm in self.algorithms:
+        for algorithm in algorithms:
             size = _constructor(algorithm)().digest_size
             self.spans[algorithm] = (start, start + size)
             start += size
-        self.size = start
-
-    def hex(self, digests: bytes, algorithm: str) -> str | None:
-        """The lowercase hex digest of `algorithm`, or None when it is not one of the layout's."""
-        span = self.spans.get(algorithm)
-        return None if span is None else digests[span[0] : span[1]].hex()
-
-    def to_dict(self, digests: bytes) -> dict[str, str]:
-        return {algorithm: digests[start:end].hex() for algorithm, (start, end) in self.spans.items()}
 
 
 def digest_bytes(data: bytes, algorithms: Iterable[str]) -> bytes:
