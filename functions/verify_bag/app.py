@@ -64,14 +64,34 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         index: _route(target, routing) for index, target in enumerate(targets) if routing.routes(target)
     }
     budget = MAX_RESULT_BYTES // len(targets)
+    memory_limit = _memory_limit(context)
     results = []
     for index, target in enumerate(targets):
         if index in routed:
             results.append(routed[index])
-        else:
-            logger.set_correlation_id(target.location.url)
-            results.append(_deliver(_verify(target.location, deadline), budget))
+            continue
+        logger.set_correlation_id(target.location.url)
+        verdict = _verify(target.location, deadline, memory_limit)
+        if _has_too_many_files(verdict) and routing.can_route(target):
+            # Small in bytes but too many files for this function's memory (known once the central
+            # directory is read): an upload goes to the distributed machine after all.
+            results.append(_route(target, routing))
+            continue
+        log_verdict(verdict)
+        results.append(_deliver(verdict, budget))
     return results[0] if len(results) == 1 else {"verdicts": results}
+
+
+def _memory_limit(context: LambdaContext) -> int | None:
+    """The function's memory in bytes (the Python runtime gives megabytes, as a string or a number)."""
+    try:
+        return int(str(context.memory_limit_in_mb)) * 1024 * 1024
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _has_too_many_files(verdict: Verdict) -> bool:
+    return verdict.status == Status.ERROR and any(p.kind == Kind.TOO_MANY_FILES for p in verdict.problems)
 
 
 def deadline_for(remaining_ms: int, now: float | None = None) -> float:
@@ -82,10 +102,8 @@ def deadline_for(remaining_ms: int, now: float | None = None) -> float:
 
 
 @tracer.capture_method(capture_response=False)
-def _verify(target: S3Location, deadline: float) -> Verdict:
-    verdict = verify_s3_object(target, s3, deadline=deadline)
-    log_verdict(verdict)
-    return verdict
+def _verify(target: S3Location, deadline: float, memory_limit: int | None) -> Verdict:
+    return verify_s3_object(target, s3, deadline=deadline, memory_limit=memory_limit)
 
 
 @tracer.capture_method(capture_response=False)

@@ -57,15 +57,14 @@ class Routing:
         # A CloudFormation Number parameter may be given as 5e10 as well as 50000000000.
         return cls(environ.get(STATE_MACHINE_VARIABLE, "").strip(), int(float(threshold)) if threshold else 0)
 
+    def can_route(self, target: Target) -> bool:
+        """True when `target` may be handed to the distributed state machine at all: routing is on
+        and an upload notification named it."""
+        return bool(self.state_machine_arn) and self.threshold_bytes > 0 and target.uploaded
+
     def routes(self, target: Target) -> bool:
         """True when the distributed state machine, not this invocation, is to verify `target`."""
-        return (
-            bool(self.state_machine_arn)
-            and self.threshold_bytes > 0
-            and target.uploaded
-            and target.size is not None
-            and target.size >= self.threshold_bytes
-        )
+        return self.can_route(target) and target.size is not None and target.size >= self.threshold_bytes
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,43 @@ def test_the_threshold_is_read_as_cloudformation_passes_a_number_parameter() -> 
         )
         assert routing.threshold_bytes == 50_000_000_000, given
     assert Routing.from_environment({"DISTRIBUTED_STATE_MACHINE_ARN": arn}).threshold_bytes == 0
+
+
+# -- too many files for the function's memory -----------------------------------------------------
+
+# Below what the interpreter alone takes (the estimate's baseline): every bag has too many files.
+TINY_FUNCTION = LocalContext(memory_limit_in_mb=60)
+
+
+def test_an_upload_with_too_many_files_for_the_functions_memory_is_routed_after_planning(  # type: ignore[no-untyped-def]
+    handler, aws, s3, versioned_bucket, topic, distributed, monkeypatch
+) -> None:
+    # Small in bytes (under the size threshold), so verified here until the directory, read first,
+    # says its files would not fit: then handed over, instead of being killed for memory.
+    bag = upload(s3, versioned_bucket)
+    monkeypatch.setenv("DISTRIBUTED_THRESHOLD_BYTES", str(bag["size"] * 1000))
+    result = handler(s3_event(versioned_bucket, ENCODED_KEY, **bag), TINY_FUNCTION)
+
+    [execution] = executions(aws, distributed)
+    assert result["routed"] == "distributed" and result["execution_arn"] == execution["executionArn"]
+    assert execution["input"]["version_id"] == bag["version_id"]
+    assert aws.receive_notifications(topic[1]) == []
+
+
+def test_direct_input_with_too_many_files_is_an_error_naming_the_distributed_machine(  # type: ignore[no-untyped-def]
+    handler, aws, s3, bucket, topic, distributed, monkeypatch
+) -> None:
+    monkeypatch.setenv("DISTRIBUTED_THRESHOLD_BYTES", "1")
+    upload(s3, bucket, "incoming/sample-bag.zip")
+    verdict = handler({"bucket": bucket, "key": "incoming/sample-bag.zip"}, TINY_FUNCTION)
+
+    assert verdict["status"] == "error"
+    [problem] = verdict["problems"]
+    assert problem["kind"] == "too_many_files" and "VerifyBagDistributedStateMachine" in problem["message"]
+    assert problem["memory_limit_mb"] == round(60 * 1024 * 1024 / 1e6)
+    assert verdict["stats"]["files"] == 0, "nothing was scanned"
+    [notification] = aws.receive_notifications(topic[1])
+    assert notification["Message"]["problems"][0]["kind"] == "too_many_files"
+    assert executions(aws, distributed) == []
+    # With the function's real memory the same bag is verified.
+    assert handler({"bucket": bucket, "key": "incoming/sample-bag.zip"}, LocalContext())["status"] == "valid"

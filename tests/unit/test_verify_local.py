@@ -175,3 +175,22 @@ def test_a_deadline_passing_inside_one_large_member_stops_there() -> None:
     assert problem.kind is Kind.TIMEOUT
     assert "while reading data/big.bin (" in problem.message and f"of {len(big):,} bytes" in problem.message
     assert source.tell() < member.header_offset + 16 * 1024 * 1024, "it stopped inside the member"
+
+
+def test_a_bag_needing_more_than_nine_tenths_of_the_memory_limit_is_not_scanned() -> None:
+    from bagverify.pipeline.plan import ONE_SHARD, make_plan
+    from bagverify.verify import MEMORY_SHARE, estimated_memory
+
+    archive = make_bag_zip({f"page-{n:03d}.txt": b"page\n" for n in range(200)})
+    needed = estimated_memory(make_plan(io.BytesIO(archive), source="bag.zip", sizing=ONE_SHARD))
+    # More files, longer paths and more algorithms each raise the estimate.
+    more = make_bag_zip({f"a/much/longer/folder/page-{n:03d}.txt": b"page\n" for n in range(400)})
+    assert estimated_memory(make_plan(io.BytesIO(more), source="more.zip", sizing=ONE_SHARD)) > needed
+
+    enough = verify_archive(io.BytesIO(archive), "bag.zip", memory_limit=int(needed / MEMORY_SHARE) + 1)
+    assert enough.status is Status.VALID, enough.problems
+    short = verify_archive(io.BytesIO(archive), "bag.zip", memory_limit=int(needed / MEMORY_SHARE) - 1)
+    assert short.status is Status.ERROR
+    [problem] = short.problems
+    assert problem.kind is Kind.TOO_MANY_FILES and problem.details["entries"] >= 200
+    assert short.stats.files == 0

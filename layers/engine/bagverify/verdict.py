@@ -63,6 +63,8 @@ class Kind(enum.StrEnum):
     SOURCE_UNAVAILABLE = "source_unavailable"
     BAD_EVENT = "bad_event"
     TIMEOUT = "timeout"
+    # More files than one process's memory holds: not scanned (use the distributed state machine)
+    TOO_MANY_FILES = "too_many_files"
     # A step of a distributed verification (planner, a shard) failed: crashed, out of memory or time
     STEP_FAILED = "step_failed"
 
