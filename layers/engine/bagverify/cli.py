@@ -46,14 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _verify(source: str, progress: Progress | None) -> Verdict:
-    if source.startswith("s3://"):
-        location = S3Location.from_url(source)
-        client = make_s3_client()
-        # What start-up made (boto3's service models: ~70,000 objects) lives as long as the process;
-        # frozen, the collections a scan of many small files triggers no longer walk it every time.
-        gc.freeze()
-        return verify_s3_object(location, client, progress=progress)
+    location = S3Location.from_url(source) if source.startswith("s3://") else None
+    client = make_s3_client() if location else None
+    # What start-up made (boto3's service models: ~70,000 objects) lives as long as the process;
+    # frozen, the collections a scan of many small files triggers no longer walk it every time.
     gc.freeze()
+    if location:
+        return verify_s3_object(location, client, progress=progress)
     return verify_path(source, progress=progress)
 
 

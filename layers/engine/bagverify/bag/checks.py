@@ -222,10 +222,9 @@ def _read_manifests(
 
 def _check_entries(manifest: Manifest, findings: Findings) -> None:
     """Paths safe (§5.1) and, for payload manifests, under data/; checksums of the algorithm's length."""
+    # hashlib_name accepts only algorithms of a fixed digest size (not shake_*), else None.
     constructor = hashlib_name(manifest.algorithm)
     digest_hex_length = hashlib.new(constructor).digest_size * 2 if constructor else None
-    if digest_hex_length == 0:  # shake_*: variable length
-        digest_hex_length = None
     if _all_entries_sound(manifest, digest_hex_length):
         return
     problems = LineProblems(manifest.path)  # the first MAX_LINE_PROBLEMS named, the rest counted
