@@ -83,10 +83,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _memory_limit(context: LambdaContext) -> int | None:
-    """The function's memory in bytes (the Python runtime gives megabytes, as a string or a number)."""
+    """The function's memory in bytes."""
+    return memory_bytes(getattr(context, "memory_limit_in_mb", None))
+
+
+def memory_bytes(megabytes: object) -> int | None:
+    """Lambda's megabytes (MiB; the runtime gives a string or a number) in bytes; None if not a number."""
     try:
-        return int(str(context.memory_limit_in_mb)) * 1024 * 1024
-    except (TypeError, ValueError, AttributeError):
+        return int(str(megabytes)) * 1024 * 1024
+    except ValueError:
         return None
 
 

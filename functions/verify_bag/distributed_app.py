@@ -22,7 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from app import MAX_RESULT_BYTES, _deliver, deadline_for, log_verdict, logger, s3, tracer
+from app import MAX_RESULT_BYTES, _deliver, deadline_for, log_verdict, logger, memory_bytes, s3, tracer
 from bagverify.pipeline.distributed import (
     aggregate_run,
     failed_plan_verdict,
@@ -56,7 +56,12 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         return {**summary, "work": store.describe(), "concurrency": sizing.concurrency}
     logger.set_correlation_id(location.url)
     planned = plan_bag(
-        location, store, s3, sizing=sizing, deadline=deadline_for(context.get_remaining_time_in_millis())
+        location,
+        store,
+        s3,
+        sizing=sizing,
+        deadline=deadline_for(context.get_remaining_time_in_millis()),
+        aggregator_memory=memory_bytes(os.environ.get("AGGREGATOR_MEMORY_MB")),
     )
     logger.info("bag planned", extra={"run": run, **planned})
     return planned

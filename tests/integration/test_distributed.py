@@ -438,3 +438,28 @@ def test_a_large_upload_routed_by_the_s3_trigger_gets_its_verdict_from_this_stat
     message = notification["Message"]
     assert message["status"] == "valid"
     assert (message["object"]["version_id"], message["object"]["etag"]) == (put["VersionId"], put["ETag"])
+
+
+def test_a_bag_of_more_files_than_the_aggregator_holds_is_refused_by_the_planner_and_published(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, machine, monkeypatch
+) -> None:
+    # PlanBagFunction's environment names the aggregator's memory (template: LargeBagMemorySize);
+    # 60 MB is less than any bag needs, as millions of files are in the deployed 3,008 MB.
+    monkeypatch.setenv("AGGREGATOR_MEMORY_MB", "60")
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip(FILES))
+    execution = execute(aws, machine, {"bucket": bucket, "key": "incoming/bag.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.entered == [
+        "PlanBag",
+        "AnyShards",
+        "AggregateVerdict",
+        "RouteOnVerdict",
+        "VerificationError",
+    ]
+    assert machine.invocations["VerifyShardFunction"] == []
+    [problem] = execution.output["problems"]
+    assert problem["kind"] == "too_many_files" and problem["entries"] >= 30
+    assert "LargeBagMemorySize" in problem["message"]
+    [notification] = aws.receive_notifications(topic[1])
+    assert notification["Message"]["status"] == "error"
+    assert notification["Message"]["problems"][0]["kind"] == "too_many_files"

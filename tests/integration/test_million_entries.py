@@ -50,7 +50,7 @@ elif step == "shard":
 elif step == "whole":
     from bagverify import verify_path
     from bagverify.pipeline.plan import ONE_SHARD, make_plan
-    from bagverify.verify import estimated_memory
+    from bagverify.pipeline.memory import estimated_memory
     with archive.open("rb") as file:
         estimate = estimated_memory(make_plan(file, source=str(archive), sizing=ONE_SHARD))
     verdict = verify_path(str(archive))
@@ -135,7 +135,7 @@ def test_a_million_files_with_bagit_pythons_two_manifests_fit_one_invocation(
     assert verified["out"]["status"] == "valid", verified["out"]["problems"]
     assert verified["out"]["stats"]["files"] == FILES
     assert verified["peak_mb"] < VERIFY_BAG_MB * 0.8, verified
-    # The estimate that keeps a bag of too many files from being scanned (verify.estimated_memory)
+    # The estimate that keeps a bag of too many files from being scanned (pipeline.memory.estimated_memory)
     # stays near what it took: not so low that such a bag is scanned and killed, nor so high that
     # this one would be refused.
     assert 0.85 * verified["peak_mb"] < verified["out"]["estimated_mb"] < 1.3 * verified["peak_mb"], verified

@@ -730,8 +730,21 @@ def test_work_bucket_is_private_encrypted_and_expires_runs(template: dict[str, A
     assert planner["SHARD_CONCURRENCY"] == {"Ref": "ShardConcurrency"}
 
 
-def test_planner_fits_the_1_gb_the_million_entry_test_measures(template: dict[str, Any]) -> None:
-    assert template["Resources"]["PlanBagFunction"]["Properties"]["MemorySize"] == 1024
+def test_planner_refuses_what_the_aggregator_would_not_hold_with_the_same_memory(
+    template: dict[str, Any],
+) -> None:
+    # The planner checks a bag against the aggregator's memory, so it needs that memory itself (the
+    # million-entry test measured 556 MB planning, 688 MB aggregating) and must be told it.
+    resources = template["Resources"]
+    memory = {"Ref": "LargeBagMemorySize"}
+    assert resources["PlanBagFunction"]["Properties"]["MemorySize"] == memory
+    assert resources["AggregateVerdictFunction"]["Properties"]["MemorySize"] == memory
+    assert (
+        resources["PlanBagFunction"]["Properties"]["Environment"]["Variables"]["AGGREGATOR_MEMORY_MB"]
+        == memory
+    )
+    parameter = template["Parameters"]["LargeBagMemorySize"]
+    assert 1024 <= parameter["MinValue"] <= parameter["Default"] <= parameter["MaxValue"] == 10240
 
 
 def _states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -178,8 +178,8 @@ def test_a_deadline_passing_inside_one_large_member_stops_there() -> None:
 
 
 def test_a_bag_needing_more_than_nine_tenths_of_the_memory_limit_is_not_scanned() -> None:
+    from bagverify.pipeline.memory import MEMORY_SHARE, estimated_memory
     from bagverify.pipeline.plan import ONE_SHARD, make_plan
-    from bagverify.verify import MEMORY_SHARE, estimated_memory
 
     archive = make_bag_zip({f"page-{n:03d}.txt": b"page\n" for n in range(200)})
     needed = estimated_memory(make_plan(io.BytesIO(archive), source="bag.zip", sizing=ONE_SHARD))
@@ -194,3 +194,38 @@ def test_a_bag_needing_more_than_nine_tenths_of_the_memory_limit_is_not_scanned(
     [problem] = short.problems
     assert problem.kind is Kind.TOO_MANY_FILES and problem.details["entries"] >= 200
     assert short.stats.files == 0
+
+
+def test_the_distributed_planner_refuses_a_bag_the_aggregator_would_not_hold() -> None:
+    from bagverify.pipeline.distributed import aggregate_run, plan_archive, sizing_from
+    from bagverify.pipeline.memory import MEMORY_SHARE, estimated_memory
+    from bagverify.pipeline.plan import ONE_SHARD, make_plan
+    from bagverify.pipeline.work import SHARDS, MemoryWorkStore
+
+    archive = make_bag_zip({f"page-{n:03d}.txt": b"page\n" for n in range(200)})
+    needed = estimated_memory(make_plan(io.BytesIO(archive), source="bag.zip", sizing=ONE_SHARD))
+
+    def plan_with(aggregator_memory: int) -> tuple[dict[str, object], MemoryWorkStore]:
+        store = MemoryWorkStore()
+        summary = plan_archive(
+            io.BytesIO(archive),
+            store,
+            source="bag.zip",
+            object_info={},
+            sizing=sizing_from(),
+            aggregator_memory=aggregator_memory,
+        )
+        return summary, store
+
+    enough, store = plan_with(int(needed / MEMORY_SHARE) + 1)
+    assert enough["shard_count"] == 1
+    assert any(name.startswith("tag-files/") for name in store.objects)
+
+    refused, store = plan_with(int(needed / MEMORY_SHARE) - 1)
+    assert refused["shard_count"] == 0 and store.get(SHARDS) == b"[]"
+    assert not any(name.startswith("tag-files/") for name in store.objects), "no tag file was read"
+    verdict = aggregate_run(store)
+    assert verdict.status is Status.ERROR
+    [problem] = verdict.problems
+    assert problem.kind is Kind.TOO_MANY_FILES
+    assert "the aggregating function" in problem.message and "LargeBagMemorySize" in problem.message

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
+from bagverify.pipeline.memory import too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
 from bagverify.pipeline.shard import (
     DeadlineReached,
@@ -63,13 +64,13 @@ def verify_archive(
     *error* (kind timeout) with the stats of how far it got.
 
     `memory_limit` (bytes, the process's): a bag whose files would need more than 90% of it
-    (`estimated_memory`) is not scanned: *error*, kind too_many_files, at once, rather than the
-    process killed for memory after minutes of work.
+    (`pipeline.memory.estimated_memory`) is not scanned: *error*, kind too_many_files, at once,
+    rather than the process killed for memory after minutes of work.
     """
     started = time.monotonic()
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)
-    if plan.listed and memory_limit and (needed := estimated_memory(plan)) > MEMORY_SHARE * memory_limit:
-        return _too_many_files(plan, needed, memory_limit, fileobj, started)
+    if too_many := too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY):
+        return _too_many_files(plan, too_many, fileobj, started)
     results = scan_in_process(plan, fileobj, progress=progress, deadline=deadline) if plan.listed else []
     verdict = aggregate(
         plan,
@@ -81,54 +82,14 @@ def verify_archive(
     return verdict
 
 
-# Of the memory a process has, the most a verification is planned to take.
-MEMORY_SHARE = 0.9
-# Measured (README "Memory of one invocation"): a million files of 22-character paths peaked at
-# 862 MB with one manifest and 1,264 MB with two (10^6 bytes), the interpreter's ~70 MB included.
-# Each path is held about four times (index, scan result, each manifest), each string with ~49
-# bytes of overhead.
-_BASELINE_BYTES = 70_000_000
-_BYTES_PER_FILE = 106
-_BYTES_PER_PATH_COPY = 49
-_PATH_COPIES = 4
-_BYTES_PER_FILE_AND_ALGORITHM = 402
-# Parsed tag files (manifests) held at once, per byte of them: a 262 MB manifest peaked at 1.03 GB.
-_BYTES_PER_TAG_FILE_BYTE = 4
+# The end of a too_many_files message from one process.
+_REMEDY = (
+    "verify it with the distributed state machine (VerifyBagDistributedStateMachine), which splits "
+    "it into shards"
+)
 
 
-def estimated_memory(plan: Plan) -> int:
-    """Bytes one process is expected to need to verify the planned bag (peak, interpreter included)."""
-    assert plan.index is not None
-    index = plan.index
-    files = len(index.names)
-    if files == 0:
-        return _BASELINE_BYTES
-    average_path = sum(map(len, index.names)) / files - len(plan.root)
-    algorithms = max(1, len(plan.payload_algorithms))
-    per_file = (
-        _BYTES_PER_FILE
-        + _PATH_COPIES * (_BYTES_PER_PATH_COPY + average_path)
-        + _BYTES_PER_FILE_AND_ALGORITHM * algorithms
-    )
-    # Manifests listing files the archive lacks cost memory too, known only from their sizes.
-    tag_bytes = sum(index.sizes[position - index.first] for position in plan.tag_positions)
-    return int(_BASELINE_BYTES + max(files * per_file, _BYTES_PER_TAG_FILE_BYTE * tag_bytes))
-
-
-def _too_many_files(plan: Plan, needed: int, limit: int, fileobj: BinaryIO, started: float) -> Verdict:
-    assert plan.index is not None
-    files = len(plan.index)
-    problem = Problem(
-        Kind.TOO_MANY_FILES,
-        f"{files:,} entries would need about {needed / 1e6:,.0f} MB to verify in one process, more than "
-        f"{MEMORY_SHARE:.0%} of its {limit / 1e6:,.0f} MB: not verified; verify it with the distributed "
-        "state machine (VerifyBagDistributedStateMachine), which splits it into shards",
-        details={
-            "entries": files,
-            "estimated_mb": round(needed / 1e6),
-            "memory_limit_mb": round(limit / 1e6),
-        },
-    )
+def _too_many_files(plan: Plan, problem: Problem, fileobj: BinaryIO, started: float) -> Verdict:
     stats = Stats(
         archive_bytes=plan.archive_bytes,
         get_requests=int(getattr(fileobj, "get_requests", 0)),

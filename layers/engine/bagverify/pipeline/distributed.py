@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import json
 import time
+from array import array
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bagverify.archive.member_index import EncodedIndex, MemberIndex
 from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
+from bagverify.pipeline.memory import too_many_files
 from bagverify.pipeline.plan import (
     DEFAULT_CONCURRENCY,
     SCAN,
@@ -70,6 +72,11 @@ if TYPE_CHECKING:
 SHARD_TAIL_BYTES = 64 * 1024
 # Of a failed Lambda's Cause (often a stack trace), this much is kept in the problem.
 MAX_CAUSE_CHARS = 4_000
+# The end of a too_many_files message from the planner.
+_AGGREGATOR_REMEDY = (
+    "deploy with a larger LargeBagMemorySize (the planner's and aggregator's memory, up to 10,240 MB "
+    "where the account's Lambda quota allows)"
+)
 
 
 def sizing_from(shard_bytes: Any = None, concurrency: Any = None) -> ShardSizing:
@@ -89,8 +96,12 @@ def plan_bag(
     *,
     sizing: ShardSizing,
     deadline: float | None = None,
+    aggregator_memory: int | None = None,
 ) -> dict[str, Any]:
-    """Plan the bag at `location` into `store`; returns the state machine's view of the run."""
+    """Plan the bag at `location` into `store`; returns the state machine's view of the run.
+
+    `aggregator_memory` (bytes): a bag of more files than that holds is not planned into shards
+    (see `plan_archive`)."""
     started_at = time.time()
     object_info = location.object_info()
     try:
@@ -113,6 +124,7 @@ def plan_bag(
                 sizing=sizing,
                 deadline=deadline,
                 started_at=started_at,
+                aggregator_memory=aggregator_memory,
             )
     return {
         **summary,
@@ -139,10 +151,21 @@ def plan_archive(
     sizing: ShardSizing,
     deadline: float | None = None,
     started_at: float | None = None,
+    aggregator_memory: int | None = None,
 ) -> dict[str, Any]:
-    """Plan the bag ZIP readable from `fileobj`, read its tag files, and write the run into `store`."""
+    """Plan the bag ZIP readable from `fileobj`, read its tag files, and write the run into `store`.
+
+    A bag of more files than `aggregator_memory` (bytes) holds gets no shards and no tag files
+    read: its plan's error is too_many_files, which the aggregator publishes at once, rather than
+    every shard running and the aggregator then being killed for memory.
+    """
     started_at = time.time() if started_at is None else started_at
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
+    if too_many := too_many_files(
+        plan, aggregator_memory, holder="the aggregating function", remedy=_AGGREGATOR_REMEDY
+    ):
+        plan.error, plan.listed = too_many, False
+        plan.index, plan.marks, plan.shards = None, array("B"), []
     encoded: EncodedIndex | None = None
     if plan.listed:
         assert plan.index is not None
