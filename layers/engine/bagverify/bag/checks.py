@@ -305,6 +305,7 @@ def _check_listed_files(
                         actual_path,
                     )
             found_digests = digests.get(actual_path)
+            # is_payload(), inline (once per manifest line): the rule Plan.algorithms_for chose by.
             span = payload_span if actual_path.startswith(PAYLOAD_DIR) else tag_span
             if found_digests is None or span is None:  # unreadable member or unsupported algorithm,
                 continue  # already reported

@@ -129,7 +129,7 @@ class Plan:
         return self.index.name(position)[len(self.root) :]
 
     def algorithms_for(self, path: str) -> list[str]:
-        return self.payload_algorithms if path.startswith(PAYLOAD_DIR) else self.tag_algorithms
+        return self.payload_algorithms if is_payload(path) else self.tag_algorithms
 
 
 def make_plan(
