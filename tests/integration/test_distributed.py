@@ -63,6 +63,9 @@ class Machine:
     faults: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
     # function id → a hook giving the milliseconds Lambda's context says are left, by event
     time_left: dict[str, Callable[[dict[str, Any]], int]] = field(default_factory=dict)
+    # the definition with the functions substituted, ${VerdictTopicArn} not yet; the machine's role
+    definition: str = ""
+    role_arn: str = ""
 
 
 @pytest.fixture
@@ -95,7 +98,10 @@ def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPat
             by_name[name] = function_id
             arn = create_function(aws, name, role_arn, "distributed_app.handler")
             definition = definition.replace(f"${{{function_id}Arn}}", arn)
+        state.definition = definition
+        definition = definition.replace("${VerdictTopicArn}", topic[0])
         assert "${" not in definition, "the definition has a substitution this test does not make"
+        state.role_arn = role_arn
         state.arn = aws.client("stepfunctions").create_state_machine(
             name=f"VerifyBagDistributed-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
         )["stateMachineArn"]
@@ -328,10 +334,79 @@ def test_a_failed_aggregator_still_ends_in_an_error_verdict(aws, s3, bucket, top
     machine.faults["AggregateVerdictFunction"] = crash
     execution = execute(aws, machine, {"bucket": bucket, "key": "incoming/bag.zip"})
     assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
-    assert execution.entered[-3:] == ["LambdaFailed", "BuildErrorVerdict", "VerificationError"]
+    assert execution.entered[-5:] == [
+        "LambdaFailed",
+        "BuildErrorVerdict",
+        "BuildErrorMessage",
+        "PublishErrorVerdict",
+        "VerificationError",
+    ]
     [problem] = execution.output["problems"]
     assert problem["kind"] == "lambda_failed" and problem["error"]["Error"] == "KeyError"
+    assert execution.output["object"] == {"bucket": bucket, "key": "incoming/bag.zip"}
     assert len(machine.invocations["AggregateVerdictFunction"]) == 1, "a task failure is not retried"
+    # Nothing else published a verdict: the state machine did (checked against the schema).
+    [notification] = aws.receive_notifications(topic[1])
+    message = notification["Message"]
+    assert (message["status"], message["problem_count"]) == ("error", 1)
+    assert message["problems"] == [problem]
+    no_version = {"version_id": None, "etag": None}
+    assert message["object"] == {"bucket": bucket, "key": "incoming/bag.zip", **no_version}
+    assert notification["MessageAttributes"]["status"] == {"Type": "String", "Value": "error"}
+    assert notification["MessageAttributes"]["bucket"] == {"Type": "String", "Value": bucket}
+
+
+def test_a_failed_aggregator_on_a_routed_upload_publishes_only_the_bags_fields(  # type: ignore[no-untyped-def]
+    aws, s3, versioned_bucket, topic, machine
+) -> None:
+    """The input routing.py gives (version id, ETag) plus shard_bytes: the message's object names the
+    version and ETag, and nothing else of the input (the schema allows no other field)."""
+    put = s3.put_object(Bucket=versioned_bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+
+    def crash(event: dict[str, Any]) -> None:
+        raise MemoryError("injected")
+
+    machine.faults["AggregateVerdictFunction"] = crash
+    bag = {
+        "bucket": versioned_bucket,
+        "key": "incoming/bag.zip",
+        "version_id": put["VersionId"],
+        "etag": put["ETag"].strip('"'),
+    }
+    execution = execute(aws, machine, {**bag, "shard_bytes": THREE_SHARDS})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.output["object"] == {**bag, "shard_bytes": THREE_SHARDS}  # the input, as before
+    [notification] = aws.receive_notifications(topic[1])
+    message = notification["Message"]
+    assert message["object"] == bag
+    [problem] = message["problems"]
+    assert (problem["kind"], problem["error"]["Error"]) == ("lambda_failed", "MemoryError")
+
+
+def test_a_failed_aggregator_whose_verdict_cannot_be_published_still_ends_in_an_error_verdict(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, machine
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+
+    def crash(event: dict[str, Any]) -> None:
+        raise KeyError("TOPIC_ARN")
+
+    machine.faults["AggregateVerdictFunction"] = crash
+    # The same definition, its topic substituted by one that does not exist (SNS NotFound).
+    no_topic = aws.client("stepfunctions").create_state_machine(
+        name=f"VerifyBagDistributedNoTopic-{time.monotonic_ns()}",
+        definition=machine.definition.replace("${VerdictTopicArn}", f"{topic[0]}-deleted"),
+        roleArn=machine.role_arn,
+        type="STANDARD",
+    )["stateMachineArn"]
+    execution = run_execution(aws, no_topic, {"bucket": bucket, "key": "incoming/bag.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.entered[-3:] == ["PublishErrorVerdict", "ErrorVerdictNotPublished", "VerificationError"]
+    verdict = execution.output
+    assert set(verdict) == {"status", "source", "object", "problems", "warnings", "stats"}
+    assert verdict["status"] == "error" and verdict["object"] == {"bucket": bucket, "key": "incoming/bag.zip"}
+    assert [p["kind"] for p in verdict["problems"]] == ["lambda_failed"]
+    assert aws.receive_notifications(topic[1]) == []
 
 
 def test_an_oversized_verdict_is_capped_for_step_functions(  # type: ignore[no-untyped-def]

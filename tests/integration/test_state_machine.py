@@ -42,14 +42,26 @@ STEP_FUNCTIONS_MAX_BYTES = 256 * 1024
 class StateMachine:
     arn: str
     function_arn: str
+    role_arn: str
     invocations: list[dict[str, Any]] = field(default_factory=list)
+
+
+def definition(function_arn: str, topic_arn: str) -> str:
+    """The definition with the substitutions template.yaml makes (DefinitionSubstitutions)."""
+    text = (
+        DEFINITION.read_text(encoding="utf-8")
+        .replace("${VerifyBagFunctionArn}", function_arn)
+        .replace("${VerdictTopicArn}", topic_arn)
+    )
+    assert "${" not in text, "the definition has a substitution this test does not make"
+    return text
 
 
 @pytest.fixture
 def state_machine(
     aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[StateMachine]:
-    # moto's Step Functions interpreter calls Lambda at localhost:$MOTO_PORT (default 5000).
+    # moto's Step Functions interpreter calls Lambda and SNS at localhost:$MOTO_PORT (default 5000).
     monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
     handler = load_handler()
     invocations: list[dict[str, Any]] = []
@@ -63,12 +75,13 @@ def state_machine(
     with executing_state_machines(aws):
         role_arn = lambda_role(aws, f"verify-bag-{suffix}")
         function_arn = create_function(aws, f"{FUNCTION_NAME}-{suffix}", role_arn, "app.lambda_handler")
-        definition = DEFINITION.read_text(encoding="utf-8").replace("${VerifyBagFunctionArn}", function_arn)
-        assert "${" not in definition, "the definition has a substitution this test does not make"
         machine_arn = aws.client("stepfunctions").create_state_machine(
-            name=f"VerifyBag-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
+            name=f"VerifyBag-{suffix}",
+            definition=definition(function_arn, topic[0]),
+            roleArn=role_arn,
+            type="STANDARD",
         )["stateMachineArn"]
-        yield StateMachine(machine_arn, function_arn, invocations)
+        yield StateMachine(machine_arn, function_arn, role_arn, invocations)
 
 
 def execute(aws: LocalAws, machine: StateMachine, payload: dict[str, Any], timeout: float = 120) -> Execution:
@@ -141,16 +154,88 @@ def test_a_failing_lambda_is_caught_once_and_ends_in_verification_error(  # type
     entered = [
         e["stateEnteredEventDetails"]["name"] for e in execution.history if "stateEnteredEventDetails" in e
     ]
-    assert entered == ["VerifyBag", "LambdaFailed", "BuildErrorVerdict", "VerificationError"]
+    assert entered == [
+        "VerifyBag",
+        "LambdaFailed",
+        "BuildErrorVerdict",
+        "BuildErrorMessage",
+        "PublishErrorVerdict",
+        "VerificationError",
+    ]
     assert len(state_machine.invocations) == 1, "a function error (States.TaskFailed) must not be retried"
     verdict = execution.output
-    assert verdict["status"] == "error"
-    assert verdict["source"] == f"s3://{bucket}/incoming/bag.zip"
-    assert verdict["object"] == {"bucket": bucket, "key": "incoming/bag.zip"}
+    assert verdict == {
+        "status": "error",
+        "source": f"s3://{bucket}/incoming/bag.zip",
+        "object": {"bucket": bucket, "key": "incoming/bag.zip"},
+        "problems": verdict["problems"],
+        "warnings": [],
+        "stats": {},
+    }
     [problem] = verdict["problems"]
     assert problem["kind"] == "lambda_failed"
     assert problem["error"]["Error"] == "KeyError"
     assert "KeyError" in problem["message"]
+    # The state machine published the error verdict itself (the handler could not): one message,
+    # checked against schemas/verdict-message.schema.json, with the status and bucket attributes.
+    [notification] = aws.receive_notifications(topic[1])
+    message = notification["Message"]
+    assert (message["status"], message["problem_count"], message["warning_count"]) == ("error", 1, 0)
+    assert message["source"] == f"s3://{bucket}/incoming/bag.zip"
+    no_version = {"version_id": None, "etag": None}
+    assert message["object"] == {"bucket": bucket, "key": "incoming/bag.zip", **no_version}
+    assert message["problems"] == [problem]
+    assert (message["warnings"], message["problems_truncated"]) == ([], False)
+    assert notification["MessageAttributes"]["status"] == {"Type": "String", "Value": "error"}
+    assert notification["MessageAttributes"]["bucket"] == {"Type": "String", "Value": bucket}
+
+
+def test_a_failing_lambda_on_a_version_publishes_that_version(  # type: ignore[no-untyped-def]
+    aws, s3, versioned_bucket, topic, state_machine, monkeypatch
+) -> None:
+    monkeypatch.delenv("TOPIC_ARN")
+    put = s3.put_object(Bucket=versioned_bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+    bag = {
+        "bucket": versioned_bucket,
+        "key": "incoming/bag.zip",
+        "version_id": put["VersionId"],
+        "etag": put["ETag"],
+    }
+    execution = execute(aws, state_machine, bag)
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.output["object"] == bag  # the output's object is the input, as before
+    [notification] = aws.receive_notifications(topic[1])
+    message = notification["Message"]
+    assert message["object"] == bag
+    assert [p["kind"] for p in message["problems"]] == ["lambda_failed"]
+    assert notification["MessageAttributes"]["status"]["Value"] == "error"
+
+
+def test_an_error_verdict_that_cannot_be_published_still_ends_in_verification_error(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, state_machine, monkeypatch
+) -> None:
+    # The same definition, its topic substituted by one that does not exist (SNS NotFound).
+    machine_arn = aws.client("stepfunctions").create_state_machine(
+        name=f"VerifyBagNoTopic-{time.monotonic_ns()}",
+        definition=definition(state_machine.function_arn, f"{topic[0]}-deleted"),
+        roleArn=state_machine.role_arn,
+        type="STANDARD",
+    )["stateMachineArn"]
+    monkeypatch.delenv("TOPIC_ARN")
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+    execution = run_execution(aws, machine_arn, {"bucket": bucket, "key": "incoming/bag.zip"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    assert execution.entered[-3:] == ["PublishErrorVerdict", "ErrorVerdictNotPublished", "VerificationError"]
+    # Not retried: NotFound is no transient error.
+    failures = [e["taskFailedEventDetails"] for e in execution.history if "taskFailedEventDetails" in e]
+    assert [f["resource"] for f in failures] == ["invoke", "publish"], failures
+    assert failures[1]["error"].startswith("SNS.")
+    # The output is the verdict, exactly as when it is published.
+    verdict = execution.output
+    assert set(verdict) == {"status", "source", "object", "problems", "warnings", "stats"}
+    assert verdict["status"] == "error" and verdict["object"] == {"bucket": bucket, "key": "incoming/bag.zip"}
+    assert [p["kind"] for p in verdict["problems"]] == ["lambda_failed"]
+    assert aws.receive_notifications(topic[1]) == []
 
 
 def test_an_oversized_verdict_is_capped_for_step_functions(  # type: ignore[no-untyped-def]

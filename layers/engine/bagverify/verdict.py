@@ -67,6 +67,9 @@ class Kind(enum.StrEnum):
     TOO_MANY_FILES = "too_many_files"
     # A step of a distributed verification (planner, a shard) failed: crashed, out of memory or time
     STEP_FAILED = "step_failed"
+    # The verifying (or aggregating) Lambda itself failed. Never produced here: the state machines
+    # build and publish this verdict themselves (LambdaFailed), with the Step Functions `error`.
+    LAMBDA_FAILED = "lambda_failed"
 
 
 @dataclass(frozen=True)
