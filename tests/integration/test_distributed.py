@@ -47,6 +47,8 @@ from devtools.step_functions import execute as run_execution
 DEFINITION = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
 FUNCTIONS = ("PlanBagFunction", "VerifyShardFunction", "AggregateVerdictFunction")
 STEP_FUNCTIONS_MAX_BYTES = 256 * 1024
+# The states of a run that planned no shard (no bag, or one refused): straight to the aggregator.
+NOTHING_TO_SCAN = ["PlanBag", "AnyShards", "AggregateVerdict", "RouteOnVerdict", "VerificationError"]
 
 # 30 payload files of 20 KB, stored: each 26,000 bytes of estimated work (its size plus
 # MEMBER_WORK_BYTES), 780,000 in all; shards of at most 270,000 make three shards of ten files.
@@ -286,13 +288,7 @@ def test_a_failed_planner_is_published_as_an_error_verdict(aws, s3, bucket, topi
 def test_a_missing_bag_skips_the_map_and_is_published_as_not_found(aws, bucket, topic, machine) -> None:  # type: ignore[no-untyped-def]
     execution = execute(aws, machine, {"bucket": bucket, "key": "incoming/never-uploaded.zip"})
     assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
-    assert execution.entered == [
-        "PlanBag",
-        "AnyShards",
-        "AggregateVerdict",
-        "RouteOnVerdict",
-        "VerificationError",
-    ]
+    assert execution.entered == NOTHING_TO_SCAN
     assert [p["kind"] for p in execution.output["problems"]] == ["not_found"]
     assert machine.invocations["VerifyShardFunction"] == []
     [notification] = aws.receive_notifications(topic[1])
@@ -524,13 +520,7 @@ def test_a_bag_of_more_files_than_the_aggregator_holds_is_refused_by_the_planner
     s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip(FILES))
     execution = execute(aws, machine, {"bucket": bucket, "key": "incoming/bag.zip"})
     assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
-    assert execution.entered == [
-        "PlanBag",
-        "AnyShards",
-        "AggregateVerdict",
-        "RouteOnVerdict",
-        "VerificationError",
-    ]
+    assert execution.entered == NOTHING_TO_SCAN
     assert machine.invocations["VerifyShardFunction"] == []
     [problem] = execution.output["problems"]
     assert problem["kind"] == "too_many_files" and problem["entries"] >= 30
