@@ -10,6 +10,9 @@
 - `aggregate.aggregate`: the results merged into one `BagContents`, `bag.checks.check_bag` on
   it, one `Verdict`.
 
+`memory.estimated_memory` tells from the plan alone whether the process that aggregates can hold
+the bag's files; past 90% of its memory the bag is refused (`too_many_files`) before any scan.
+
 `bagverify.verify` runs the three in one process (one shard); `distributed` runs each in its own
 Lambda invocation, passing plan, index and results through S3 (`work`), for Step Functions'
 Distributed Map (statemachines/verify_bag_distributed.asl.json).
