@@ -5,7 +5,8 @@ names in one invocation, which cannot finish a bag past ~80 GB in Lambda's 15 mi
 whose event states a size at or above DISTRIBUTED_THRESHOLD_BYTES is handed to
 VerifyBagDistributedStateMachine (DISTRIBUTED_STATE_MACHINE_ARN) instead: one StartExecution, whose
 aggregator publishes the verdict to SNS as this function would. Direct and Step Functions input is
-never routed: that caller wants the verdict back from this invocation.
+never routed here: that caller wants the verdict back from this invocation (VerifyBagStateMachine
+routes a large bag itself, before it would invoke this function: a nested run it waits for).
 
 Routing is off when either variable is unset or empty or the threshold is 0 (`sam local invoke`,
 the demo: the ARN needs a deployed stack).

@@ -25,8 +25,7 @@ import json
 import random
 import time
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -34,18 +33,10 @@ import pytest
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
 from devtools.sample_bags import make_bag_zip
-from devtools.step_functions import (
-    Execution,
-    create_function,
-    executing_state_machines,
-    lambda_role,
-    route_lambda_invocations,
-    wait_for_execution,
-)
+from devtools.step_functions import DistributedMachine as Machine
+from devtools.step_functions import Execution, wait_for_execution
 from devtools.step_functions import execute as run_execution
 
-DEFINITION = ROOT / "statemachines" / "verify_bag_distributed.asl.json"
-FUNCTIONS = ("PlanBagFunction", "VerifyShardFunction", "AggregateVerdictFunction")
 STEP_FUNCTIONS_MAX_BYTES = 256 * 1024
 # The states of a run that planned no shard (no bag, or one refused): straight to the aggregator.
 NOTHING_TO_SCAN = ["PlanBag", "AnyShards", "AggregateVerdict", "RouteOnVerdict", "VerificationError"]
@@ -56,58 +47,10 @@ FILES = {f"scans/page-{number:03d}.bin": bytes([number]) * 20_000 for number in 
 THREE_SHARDS = 270_000
 
 
-@dataclass
-class Machine:
-    arn: str
-    work_bucket: str
-    invocations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    # function id → a hook called with the event before the handler; it may raise to fail the call
-    faults: dict[str, Callable[[dict[str, Any]], None]] = field(default_factory=dict)
-    # function id → a hook giving the milliseconds Lambda's context says are left, by event
-    time_left: dict[str, Callable[[dict[str, Any]], int]] = field(default_factory=dict)
-    # the definition with the functions substituted, ${VerdictTopicArn} not yet; the machine's role
-    definition: str = ""
-    role_arn: str = ""
-
-
 @pytest.fixture
-def machine(aws: LocalAws, topic: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Machine]:
-    monkeypatch.setenv("MOTO_PORT", aws.endpoint.rsplit(":", 1)[1])
-    suffix = str(time.monotonic_ns())
-    work_bucket = aws.create_bucket(f"work-{suffix}")
-    monkeypatch.setenv("WORK_BUCKET", work_bucket)
-    monkeypatch.setenv("WORK_PREFIX", "runs/")
-    monkeypatch.setenv("SHARD_CONCURRENCY", "4")
-    handlers = {function_id: load_handler(function_id) for function_id in FUNCTIONS}
-    state = Machine("", work_bucket, {function_id: [] for function_id in FUNCTIONS})
-    by_name: dict[str, str] = {}
-
-    def dispatch(function_name: str, event: dict[str, Any], context: LocalContext) -> Any:
-        function_id = by_name[function_name]
-        state.invocations[function_id].append(event)
-        if function_id in state.time_left:
-            context.timeout_ms = state.time_left[function_id](event)
-        if function_id in state.faults:
-            state.faults[function_id](event)
-        return handlers[function_id](event, context)
-
-    route_lambda_invocations(monkeypatch, dispatch)
-    with executing_state_machines(aws):
-        role_arn = lambda_role(aws, f"verify-bag-distributed-{suffix}")
-        definition = DEFINITION.read_text(encoding="utf-8")
-        for function_id in FUNCTIONS:
-            name = f"bagverify-{function_id}-{suffix}"
-            by_name[name] = function_id
-            arn = create_function(aws, name, role_arn, "distributed_app.handler")
-            definition = definition.replace(f"${{{function_id}Arn}}", arn)
-        state.definition = definition
-        definition = definition.replace("${VerdictTopicArn}", topic[0])
-        assert "${" not in definition, "the definition has a substitution this test does not make"
-        state.role_arn = role_arn
-        state.arn = aws.client("stepfunctions").create_state_machine(
-            name=f"VerifyBagDistributed-{suffix}", definition=definition, roleArn=role_arn, type="STANDARD"
-        )["stateMachineArn"]
-        yield state
+def machine(distributed_machine: Machine) -> Machine:
+    """The distributed state machine (tests/integration/conftest.py), its functions and their hooks."""
+    return distributed_machine
 
 
 def execute(aws: LocalAws, machine: Machine, payload: dict[str, Any], timeout: float = 120) -> Execution:

@@ -889,3 +889,111 @@ def test_deployed_state_machine_roles_may_publish_to_the_verdict_topic_only(temp
             if "sns:Publish" in _as_list(statement["Action"])
         ]
         assert [_as_list(s["Resource"]) for s in publishing] == [[{"Ref": "VerdictTopic"}]], machine_id
+
+
+# --- Step Functions input of a large bag: a nested run of the distributed state machine --------------
+
+# The distributed machine's executions (it is named ${BucketNamePrefix}-verify-bag-distributed), and the
+# EventBridge rule through which Step Functions learns that a .sync child execution ended.
+DISTRIBUTED_EXECUTIONS = (
+    "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+    "${BucketNamePrefix}-verify-bag-distributed:*"
+)
+SYNC_RULE = (
+    "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+    "StepFunctionsGetEventsForStepFunctionsExecutionRule"
+)
+# (action, resource) pairs VerifyBagStateMachine's inline statements grant, resources as written.
+VERIFY_BAG_MACHINE_GRANTS = {
+    ("sns:Publish", "VerdictTopic"),  # PublishErrorVerdict
+    # MeasureBag / MeasureBagVersion: HeadObject, of a version too; ListBucket so a missing key is 404
+    ("s3:GetObject", BAG_OBJECTS),
+    ("s3:GetObjectVersion", BAG_OBJECTS),
+    ("s3:ListBucket", BAG_BUCKET),
+    # VerifyBagDistributed: startExecution.sync:2 of the distributed machine only, followed to its end
+    ("states:StartExecution", "VerifyBagDistributedStateMachine"),
+    ("states:DescribeExecution", DISTRIBUTED_EXECUTIONS),
+    ("states:StopExecution", DISTRIBUTED_EXECUTIONS),
+    ("events:PutTargets", SYNC_RULE),
+    ("events:PutRule", SYNC_RULE),
+    ("events:DescribeRule", SYNC_RULE),
+}
+
+
+def test_verify_bag_state_machine_policies_are_least_privilege(template: dict[str, Any]) -> None:
+    machine = template["Resources"]["VerifyBagStateMachine"]["Properties"]
+    invoked = [
+        p["LambdaInvokePolicy"]["FunctionName"] for p in machine["Policies"] if "LambdaInvokePolicy" in p
+    ]
+    assert invoked == [{"Ref": "VerifyBagFunction"}]
+    inline = [p for p in machine["Policies"] if "LambdaInvokePolicy" not in p]
+    always, conditional = _grants({"Policies": inline})
+    assert always == VERIFY_BAG_MACHINE_GRANTS
+    assert conditional == {}
+    # The distributed machine's name in the execution ARNs is the one it is given.
+    distributed = template["Resources"]["VerifyBagDistributedStateMachine"]["Properties"]
+    assert distributed["Name"] == {"Fn::Sub": "${BucketNamePrefix}-verify-bag-distributed"}
+    # Never !Ref/!GetAtt BagBucket (its notification refers to VerifyBagFunction, which this refers to).
+    assert "BagBucket" not in _references(machine["Policies"])
+
+
+def test_deployed_verify_bag_state_machine_role_grants_exactly_that(template: dict[str, Any]) -> None:
+    resources = _transformed(template)["Resources"]
+    role_id = resources["VerifyBagStateMachine"]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    role = resources[role_id]["Properties"]
+    assert not role.get("ManagedPolicyArns")
+    statements = [s for p in role["Policies"] for s in _as_list(p["PolicyDocument"]["Statement"])]
+    grants = {
+        (action, _resource_name(resource))
+        for statement in statements
+        for action in _as_list(statement["Action"])
+        for resource in _as_list(statement["Resource"])
+    }
+    invoke = {grant for grant in grants if grant[0] == "lambda:InvokeFunction"}
+    assert invoke and all("VerifyBagFunction" in resource for _, resource in invoke)
+    assert grants - invoke == VERIFY_BAG_MACHINE_GRANTS
+
+
+def test_verify_bag_state_machine_routes_large_bags_to_the_distributed_one(
+    template: dict[str, Any], asl: dict[str, Any]
+) -> None:
+    substitutions = template["Resources"]["VerifyBagStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert substitutions["VerifyBagDistributedStateMachineArn"] == {"Ref": "VerifyBagDistributedStateMachine"}
+    assert substitutions["DistributedThresholdBytes"] == {"Ref": "DistributedThresholdBytes"}
+    states = asl["States"]
+    # The threshold, a string before substitution (valid JSON for asl-validator), becomes a number.
+    [threshold] = [
+        value
+        for state in states.values()
+        for value in state.get("Parameters", {}).values()
+        if "${DistributedThresholdBytes}" in str(value)
+    ]
+    assert threshold == "States.StringToJson('${DistributedThresholdBytes}')"
+    # HeadObject, of the version the input names when it names one; never fatal: its failures go to VerifyBag.
+    measures = {
+        name: state
+        for name, state in states.items()
+        if state.get("Resource") == "arn:aws:states:::aws-sdk:s3:headObject"
+    }
+    assert set(measures) == {"MeasureBag", "MeasureBagVersion"}
+    assert "VersionId.$" in measures["MeasureBagVersion"]["Parameters"]
+    assert "VersionId.$" not in measures["MeasureBag"]["Parameters"]
+    for name, state in measures.items():
+        assert [(c["ErrorEquals"], c["Next"]) for c in state["Catch"]] == [(["States.ALL"], "VerifyBag")], (
+            name
+        )
+        retried = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+        assert retried <= {"S3.SdkClientException", "States.Timeout"}, name
+    # The nested run: awaited, its output (JSON with sync:2) the verdict, its failure an error verdict.
+    [nested] = [state for state in states.values() if "states:startExecution" in state.get("Resource", "")]
+    assert nested["Resource"] == "arn:aws:states:::states:startExecution.sync:2"
+    assert nested["Parameters"]["StateMachineArn"] == "${VerifyBagDistributedStateMachineArn}"
+    assert (nested["OutputPath"], nested["Next"]) == ("$.Output", "RouteOnVerdict")
+    assert nested["TimeoutSeconds"] > states["VerifyBag"]["TimeoutSeconds"]
+    [catcher] = nested["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"] and catcher["Next"] == "DistributedRunFailed"
+    failed = states["DistributedRunFailed"]
+    assert failed["Parameters"]["problem"]["kind"] == "step_failed"
+    assert failed["Next"] == "BuildErrorVerdict"  # → BuildErrorMessage → PublishErrorVerdict
+    # The Lambda still gets the execution's input, exactly as given.
+    assert states["VerifyBag"]["Parameters"]["Payload.$"] == "$$.Execution.Input"
