@@ -596,6 +596,8 @@ def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
         # published as error verdicts, BagsErrored), and failed executions.
         ("AWS/Lambda", "Errors", {"FunctionName": {"Ref": "AggregateVerdictFunction"}}),
         ("AWS/States", "ExecutionsFailed", {"StateMachineArn": {"Ref": "VerifyBagDistributedStateMachine"}}),
+        # A nested run VerifyBagStateMachine stopped at its timeout (or anyone stopped by hand).
+        ("AWS/States", "ExecutionsAborted", {"StateMachineArn": {"Ref": "VerifyBagDistributedStateMachine"}}),
     ],
 )
 def test_alarm_fires_on_the_first_occurrence(
