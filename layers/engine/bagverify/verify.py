@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
-from bagverify.pipeline.memory import too_many_files
+from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
 from bagverify.pipeline.shard import (
     DeadlineReached,
@@ -35,7 +35,7 @@ from bagverify.pipeline.shard import (
     unverified_result,
 )
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
-from bagverify.verdict import Kind, Problem, Stats, Status, Verdict, decide
+from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -69,8 +69,7 @@ def verify_archive(
     """
     started = time.monotonic()
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)
-    if too_many := too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY):
-        return _too_many_files(plan, too_many, fileobj, started)
+    refuse_too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY)
     results = scan_in_process(plan, fileobj, progress=progress, deadline=deadline) if plan.listed else []
     verdict = aggregate(
         plan,
@@ -87,16 +86,6 @@ _REMEDY = (
     "verify it with the distributed state machine (VerifyBagDistributedStateMachine), which splits "
     "it into shards"
 )
-
-
-def _too_many_files(plan: Plan, problem: Problem, fileobj: BinaryIO, started: float) -> Verdict:
-    stats = Stats(
-        archive_bytes=plan.archive_bytes,
-        get_requests=int(getattr(fileobj, "get_requests", 0)),
-        bytes_read=int(getattr(fileobj, "bytes_received", 0)),
-        seconds=round(time.monotonic() - started, 3),
-    )
-    return Verdict(Status.ERROR, plan.source, [*plan.problems, problem], plan.warnings, stats, plan.object)
 
 
 def scan_in_process(

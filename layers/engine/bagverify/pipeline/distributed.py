@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import time
-from array import array
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from bagverify.archive.member_index import EncodedIndex, MemberIndex
 from bagverify.archive.member_reader import MemberReader
 from bagverify.pipeline.aggregate import aggregate
-from bagverify.pipeline.memory import too_many_files
+from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import (
     DEFAULT_CONCURRENCY,
     SCAN,
@@ -161,11 +160,9 @@ def plan_archive(
     """
     started_at = time.time() if started_at is None else started_at
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
-    if too_many := too_many_files(
+    refuse_too_many_files(
         plan, aggregator_memory, holder="the aggregating function", remedy=_AGGREGATOR_REMEDY
-    ):
-        plan.error, plan.listed = too_many, False
-        plan.index, plan.marks, plan.shards = None, array("B"), []
+    )
     encoded: EncodedIndex | None = None
     if plan.listed:
         assert plan.index is not None

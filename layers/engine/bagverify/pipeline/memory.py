@@ -50,18 +50,19 @@ def estimated_memory(plan: Plan) -> int:
     return int(_BASELINE_BYTES + max(files * per_file, _BYTES_PER_TAG_FILE_BYTE * tag_bytes))
 
 
-def too_many_files(plan: Plan, limit: int | None, *, holder: str, remedy: str) -> Problem | None:
-    """A too_many_files problem when the planned bag needs more than MEMORY_SHARE of `limit` bytes
-    in `holder` ("one process", "the aggregating function"), else None (also without a limit).
-    `remedy` ends the message."""
+def refuse_too_many_files(plan: Plan, limit: int | None, *, holder: str, remedy: str) -> None:
+    """When the planned bag needs more than MEMORY_SHARE of `limit` bytes in `holder` ("one process",
+    "the aggregating function"), make too_many_files the plan's error and drop its listing: nothing
+    is scanned, and `aggregate` turns the plan into an *error* verdict as for any plan that failed.
+    Nothing happens without a limit. `remedy` ends the message."""
     if not plan.listed or not limit:
-        return None
+        return
     needed = estimated_memory(plan)
     if needed <= MEMORY_SHARE * limit:
-        return None
+        return
     assert plan.index is not None
     entries = len(plan.index)
-    return Problem(
+    plan.error = Problem(
         Kind.TOO_MANY_FILES,
         f"{entries:,} entries would need about {needed / 1e6:,.0f} MB to verify in {holder}, more than "
         f"{MEMORY_SHARE:.0%} of its {limit / 1e6:,.0f} MB: not verified; {remedy}",
@@ -71,3 +72,4 @@ def too_many_files(plan: Plan, limit: int | None, *, holder: str, remedy: str) -
             "memory_limit_mb": round(limit / 1e6),
         },
     )
+    plan.drop_listing()

@@ -128,6 +128,11 @@ class Plan:
         assert self.index is not None
         return self.index.name(position)[len(self.root) :]
 
+    def drop_listing(self) -> None:
+        """Nothing of the archive is to be scanned or checked: the index, marks and shards go."""
+        self.listed = False
+        self.index, self.marks, self.shards = None, array("B"), []
+
     def algorithms_for(self, path: str) -> list[str]:
         return self.payload_algorithms if is_payload(path) else self.tag_algorithms
 
@@ -150,7 +155,7 @@ def make_plan(
     except SourceError as failure:
         plan.error = Problem(failure.kind, str(failure))
     if not plan.listed:
-        plan.index, plan.marks, plan.shards = None, array("B"), []
+        plan.drop_listing()
     plan.problems, plan.warnings = findings.problems, findings.warnings
     return plan
 
