@@ -34,7 +34,7 @@ from typing import Any
 
 from bench.benchmark import REPO, child_env, default_cache_dir, load_average, machine_description
 from bench.floors import measure_cpu_floor
-from bench.report import BUCKET, STARTUP_ALLOWANCE, TARGET_FACTOR
+from bench.report import BUCKET, TARGET_FACTOR, ShapeReport
 from bench.s3server import Emulation, NginxS3
 from bench.shapes import SHAPES, ensure_bag
 
@@ -72,11 +72,11 @@ def cpu_seconds(times: dict[str, float] | None) -> float:
     return 0.0 if not times else times["user"] + times["sys"]
 
 
-def row(shape: str, walls: list[float], report: dict[str, Any], floor: Any, network: float) -> dict[str, str]:
+def row(shape: ShapeReport, walls: list[float], report: dict[str, Any]) -> dict[str, str]:
     phases, cpu = report["phases"], report["cpu"]
     wall = statistics.median(walls)
-    yardstick = max(floor.seconds, network) + STARTUP_ALLOWANCE
-    target = TARGET_FACTOR * yardstick
+    floor = shape.cpu
+    target = TARGET_FACTOR * shape.yardstick
     start_up = phases["imports"] + phases["client"]
     serial = start_up + phases.get("open", 0) + phases.get("plan", 0) + phases.get("checks", 0)
     cores = floor.cores
@@ -85,7 +85,7 @@ def row(shape: str, walls: list[float], report: dict[str, Any], floor: Any, netw
     read_ahead = cpu.get("read-ahead", {})
     user, system = read_ahead.get("user", 0.0), read_ahead.get("sys", 0.0)
     return {
-        "shape": shape,
+        "shape": shape.bag.shape,
         "wall s": f"{wall:.2f} ({min(walls):.2f} to {max(walls):.2f})",
         "target s": f"{target:.2f}",
         "start-up": f"{start_up:.2f}",
@@ -133,14 +133,15 @@ def main(argv: list[str] | None = None) -> int:
         for shape in shapes:
             bag = ensure_bag(args.cache_dir, shape, args.scale, ("sha256", "sha512"), print)
             bag_for_gets = bag_for_gets or bag
-            floor = measure_cpu_floor(bag.path, passes=2)  # best of two, as bench/run measures it
-            network = bag.archive_bytes / (720 * 1e6)  # the benchmark's 8 connections x 90 MB/s
+            # Floors as bench/run measures them: the CPU's best of two, the network's over its default
+            # 8 connections at the emulated rate.
+            shape_report = ShapeReport(bag, measure_cpu_floor(bag.path, passes=2), Emulation().rate_mbps * 8)
             url = f"s3://{BUCKET}/{bag.key}"
             runs = [probe(url, env) for _ in range(args.repeat)]
             walls = [wall for wall, _ in runs]
             median_run = sorted(runs, key=lambda run: run[0])[len(runs) // 2][1]
             assert all(report["status"] == "valid" for _, report in runs), [r["status"] for _, r in runs]
-            rows.append(row(shape, walls, median_run, floor, network))
+            rows.append(row(shape_report, walls, median_run))
             print(f"anatomy: {shape}: {rows[-1]}", file=sys.stderr, flush=True)
         assert bag_for_gets is not None
         get_cost = subprocess.run(
