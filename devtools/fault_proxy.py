@@ -16,7 +16,8 @@ Faults: an S3 XML error in place of the answer (`slow_down` 503, `internal_error
 `access_denied` 403, or any `s3_error`); the real answer's status and headers (full
 Content-Length) then only `after` bytes of its body, then the connection closed (`drop_body`);
 the connection closed before any answer (`hang_up`); an action run before the request is
-forwarded (`run_before`: overwrite or delete the object between two GETs).
+forwarded (`run_before`: overwrite or delete the object between two GETs); the Range header
+rewritten or dropped on the way (`shift_range`, `ignore_range`: a gateway that mishandles ranges).
 
 Every request is recorded (`requests`, `gets()`), with the fault applied and the status sent,
 so a test asserts on what actually reached the server, retries included.
@@ -154,7 +155,17 @@ class RunBefore:
     name: str = "run before"
 
 
-Fault = S3Error | DropBody | HangUp | RunBefore
+@dataclass(frozen=True)
+class RewriteRange:
+    """Forward with the Range header rewritten by `rewrite` (None: dropped), as a gateway, cache or
+    S3-compatible store that mishandles ranges would; the server's answer, truthful about the bytes
+    it holds (its Content-Range names them), goes back unchanged."""
+
+    rewrite: Callable[[str], str | None]
+    name: str = "rewrite range"
+
+
+Fault = S3Error | DropBody | HangUp | RunBefore | RewriteRange
 
 
 def s3_error(status: int, code: str, message: str) -> S3Error:
@@ -183,6 +194,28 @@ def hang_up() -> HangUp:
 
 def run_before(action: Callable[[], object]) -> RunBefore:
     return RunBefore(action)
+
+
+def ignore_range() -> RewriteRange:
+    """The Range header dropped: the server answers 200 with the whole object."""
+    return RewriteRange(lambda _: None, "ignore range")
+
+
+def shift_range(by: int) -> RewriteRange:
+    """`bytes=A-B` forwarded as `bytes=A+by-B+by`: a 206 of other bytes than asked for."""
+
+    def shifted(header: str) -> str | None:
+        match = _RANGE.fullmatch(header)
+        if not match or not match.group(1) or not match.group(2):
+            return header
+        return f"bytes={int(match.group(1)) + by}-{int(match.group(2)) + by}"
+
+    return RewriteRange(shifted, f"shift range by {by}")
+
+
+def expired_token() -> S3Error:
+    """What S3 answers once an assumed role's session credentials have run out."""
+    return S3Error(400, "ExpiredToken", "The provided token has expired.")
 
 
 @dataclass
@@ -357,20 +390,27 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(fault, RunBefore):
             self.server.proxy._run_action(fault)
         drop_after = fault.after if isinstance(fault, DropBody) else None
+        rewrite = fault.rewrite if isinstance(fault, RewriteRange) else None
         try:
-            self._forward(seen, drop_after)
+            self._forward(seen, drop_after, rewrite)
         except (BrokenPipeError, ConnectionResetError):  # the client went away mid-answer
             self.close_connection = True
 
     # -- forwarding --------------------------------------------------------------
 
-    def _forward(self, seen: Seen, drop_after: int | None) -> None:
+    def _forward(
+        self, seen: Seen, drop_after: int | None, rewrite_range: Callable[[str], str | None] | None = None
+    ) -> None:
         proxy = self.server.proxy
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
         try:
             upstream.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
             for name, value in self.headers.items():
-                if name.lower() not in HOP_BY_HOP:
+                if rewrite_range is not None and name.lower() == "range":
+                    rewritten = rewrite_range(value)
+                    if rewritten is not None:
+                        upstream.putheader(name, rewritten)
+                elif name.lower() not in HOP_BY_HOP:
                     upstream.putheader(name, value)
             chunked_request = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
             if chunked_request:
@@ -480,16 +520,20 @@ __all__ = [
     "Fault",
     "FaultProxy",
     "HangUp",
+    "RewriteRange",
     "Rule",
     "RunBefore",
     "S3Error",
     "Seen",
     "access_denied",
     "drop_body",
+    "expired_token",
     "hang_up",
+    "ignore_range",
     "internal_error",
     "is_get",
     "run_before",
     "s3_error",
+    "shift_range",
     "slow_down",
 ]

@@ -26,8 +26,13 @@ from typing import Any, TypeVar
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, make_s3_client
-from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE, DEFAULT_TAIL_SIZE, MAX_BODY_RESUMES
+from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError, make_s3_client
+from bagverify.sources.s3_ranged_file import (
+    DEFAULT_PART_SIZE,
+    DEFAULT_TAIL_SIZE,
+    MAX_BODY_RESUMES,
+    RANGE_ATTEMPTS,
+)
 from bagverify.verdict import Kind, Status, Verdict
 from bagverify.verify import verify_archive, verify_s3_object
 from devtools.fault_proxy import (
@@ -35,10 +40,14 @@ from devtools.fault_proxy import (
     Seen,
     access_denied,
     drop_body,
+    expired_token,
     hang_up,
+    ignore_range,
     internal_error,
     is_get,
     run_before,
+    s3_error,
+    shift_range,
     slow_down,
 )
 from devtools.local_aws import LocalAws
@@ -437,3 +446,108 @@ def test_persistent_slowdown_is_source_unavailable_in_bounded_time(
     assert len(attempts_per_range) == 1
     assert len(backoff.delays) == len(attempts_per_range) * (max_attempts - 1)
     assert elapsed < 10, f"{elapsed:.1f} s (botocore's unscaled backoff: {sum(backoff.delays):.1f} s)"
+
+
+# -- endpoints that misanswer a Range: never a verdict on bytes not asked for --------------------
+
+
+def test_a_206_of_other_bytes_than_asked_is_range_not_honoured_never_invalid(
+    bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key=KEY, Body=bags["valid"].data)
+    # A gateway that answers every part with the bytes 4 KiB further on (its Content-Range says so).
+    proxy.inject(shift_range(4 * KiB), when=is_part_get, times=None)
+
+    status, kind, message = the_error(verify(bucket))
+
+    assert (status, kind) == (Status.ERROR, Kind.RANGE_NOT_HONOURED)
+    assert "asked for bytes=0-" in message and "206 with Content-Range 'bytes 4096-" in message
+    # The part was asked for again, once, before giving up.
+    asked_for_first_part = [g for g in proxy.gets() if g.range_start == 0]
+    assert len(asked_for_first_part) == RANGE_ATTEMPTS
+
+
+def test_a_206_of_other_bytes_once_is_asked_again_and_the_verdict_is_unchanged(
+    bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key=KEY, Body=bags["invalid"].data)
+    proxy.inject(shift_range(-1), when=is_get(range_start=PART), times=1)
+
+    verdict = verify(bucket)
+
+    assert outcome(verdict) == bags["invalid"].expected
+    assert [g.fault for g in proxy.gets() if g.range_start in (PART, PART - 1)] == ["shift range by -1", None]
+
+
+@pytest.mark.parametrize("where", ["tail", "parts"])
+def test_a_200_with_the_whole_object_to_a_ranged_get_is_never_read(
+    where: str, bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key=KEY, Body=bags["valid"].data)
+    proxy.inject(ignore_range(), when=is_get(suffix=True) if where == "tail" else is_part_get, times=None)
+
+    ranged, error = bounded(lambda: read_through(bucket))
+
+    assert error is not None and error.kind == Kind.RANGE_NOT_HONOURED
+    assert "Range ignored" in str(error) or "the whole object" in str(error), str(error)
+    # The 20 MiB answers were closed unread: only the bytes asked for (tail, parts) were received.
+    assert ranged.bytes_received <= DEFAULT_TAIL_SIZE
+    ignored = [g for g in proxy.gets() if g.fault == "ignore range"]
+    assert len(ignored) == RANGE_ATTEMPTS and {g.status for g in ignored} == {200}
+    status, kind, _ = the_error(verify(bucket))
+    assert (status, kind) == (Status.ERROR, Kind.RANGE_NOT_HONOURED)
+
+
+def read_through(bucket: str) -> tuple[S3RangedFile, SourceError | None]:
+    """The bag opened and read to its end as a scan would; the SourceError that stopped it, if any."""
+    opened: list[S3RangedFile] = []
+    original = S3RangedFile.__init__
+
+    def keep(self: S3RangedFile, *args: Any, **kwargs: Any) -> None:
+        opened.append(self)  # kept before the tail GET, which may be what fails
+        original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(S3RangedFile, "__init__", keep)
+        try:
+            with S3RangedFile(make_s3_client(), bucket, KEY, first_read=0) as ranged:
+                while ranged.read(PART):
+                    pass
+        except SourceError as error:
+            opened[0].close()
+            return opened[0], error
+    return opened[0], None
+
+
+def test_a_200_to_the_tail_of_a_bag_smaller_than_the_tail_is_the_same_bytes_and_verified(
+    proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    small = make_bag_zip({"a.txt": b"alpha\n"}, algorithms=["sha256"])
+    s3.put_object(Bucket=bucket, Key=KEY, Body=small)
+    proxy.inject(ignore_range(), when=is_get(suffix=True), times=None)
+
+    verdict = verify(bucket)
+
+    assert verdict.status == Status.VALID, verdict.problems
+    assert [g.status for g in proxy.gets()] == [200]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        expired_token(),
+        s3_error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist."),
+    ],
+    ids=["expired token", "revoked key"],
+)
+def test_credentials_expired_or_revoked_mid_run_are_credentials_rejected(
+    refusal: Any, bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key=KEY, Body=bags["valid"].data)
+    proxy.inject(refusal, when=is_part_get, times=None)  # the tail read, then the credentials run out
+
+    status, kind, message = the_error(verify(bucket))
+
+    assert (status, kind) == (Status.ERROR, Kind.CREDENTIALS_REJECTED)
+    assert refusal.code in message and "renew them" in message
+    assert "needs s3:GetObject" not in message  # not sent looking for a missing permission

@@ -61,6 +61,10 @@ class Kind(enum.StrEnum):
     OBJECT_CHANGED = "object_changed"
     OBJECT_ARCHIVED = "object_archived"  # in S3 Glacier Flexible Retrieval / Deep Archive: restore it first
     SOURCE_UNAVAILABLE = "source_unavailable"
+    # S3 refused the credentials (expired or revoked mid-run, unknown key): renew them, then verify again
+    CREDENTIALS_REJECTED = "credentials_rejected"
+    # The endpoint answered a ranged GET with other bytes than asked (or ignored Range): no verdict
+    RANGE_NOT_HONOURED = "range_not_honoured"
     BAD_EVENT = "bad_event"
     TIMEOUT = "timeout"
     # More files than one process's memory holds: not scanned (use the distributed state machine)

@@ -34,5 +34,20 @@ class ObjectArchived(SourceError):
     kind = Kind.OBJECT_ARCHIVED
 
 
+class CredentialsRejected(SourceError):
+    """S3 refused the credentials themselves (expired, revoked, unknown key): no permission is missing,
+    so `access_denied` would send the operator to the wrong place."""
+
+    kind = Kind.CREDENTIALS_REJECTED
+
+
+class RangeNotHonoured(SourceError):
+    """The endpoint answered a ranged GET with other bytes than asked (a 200 with the whole object, a
+    206 naming another range or size): a gateway, cache or S3-compatible store in the way. Never a
+    verdict on those bytes, which are not the bag's bytes at that offset."""
+
+    kind = Kind.RANGE_NOT_HONOURED
+
+
 class SourceUnavailable(SourceError):
     kind = Kind.SOURCE_UNAVAILABLE

@@ -29,9 +29,11 @@ to where it already is costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -39,15 +41,18 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     IncompleteReadError,
+    NoCredentialsError,
     ResponseStreamingError,
 )
 from urllib3.exceptions import HTTPError as Urllib3HTTPError
 
 from bagverify.sources.errors import (
     AccessDenied,
+    CredentialsRejected,
     NotFound,
     ObjectArchived,
     ObjectChanged,
+    RangeNotHonoured,
     SourceError,
     SourceUnavailable,
 )
@@ -67,6 +72,13 @@ DEFAULT_TAIL_SIZE = 8 * MiB
 MAX_BODY_RESUMES = 5
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+# An answer that is not what was asked for is asked for once more, then is an error.
+RANGE_ATTEMPTS = 2
+# What S3 answers when the credentials themselves are refused: expired or revoked (a session token
+# from an assumed role that ran out mid-run), or an access key it does not know.
+_CREDENTIAL_CODES = frozenset(
+    {"ExpiredToken", "ExpiredTokenException", "InvalidToken", "TokenRefreshRequired", "InvalidAccessKeyId"}
+)
 _BODY_ERRORS = (ResponseStreamingError, IncompleteReadError, Urllib3HTTPError, ConnectionError)
 
 
@@ -255,7 +267,7 @@ class S3RangedFile(io.RawIOBase):
 
     def _open_tail(self, tail_size: int) -> Part:
         try:
-            response = self._get(f"bytes=-{tail_size}")
+            response = self._get(f"bytes=-{tail_size}", lambda answer: _tail_mismatch(answer, tail_size))
         except ObjectChanged as error:
             # A 412 on the first GET: only with an expected ETag, which the object no longer has.
             raise self._replaced(error.code) from error
@@ -266,10 +278,10 @@ class S3RangedFile(io.RawIOBase):
         seen_etag = response.get("ETag")
         if self._pin.get("IfMatch") and seen_etag and quote_etag(seen_etag) != self.expected_etag:
             raise self._replaced("")  # a server that ignored IfMatch
-        match = _CONTENT_RANGE.fullmatch(response.get("ContentRange", ""))
+        match = _CONTENT_RANGE.fullmatch(response.get("ContentRange") or "")
         if match:
             start, self.size = int(match.group(1)), int(match.group(3))
-        else:  # a server that ignores the range and sends the whole object
+        else:  # a 200 with the whole object, no larger than the tail asked for (_tail_mismatch)
             start, self.size = 0, int(response["ContentLength"])
         self.etag = response.get("ETag")
         seen_version = response.get("VersionId")
@@ -303,7 +315,7 @@ class S3RangedFile(io.RawIOBase):
     def _fetch(self, start: int, end: int) -> memoryview:
         """Bytes [start, end) in one GET, resumed from the byte reached if the body drops."""
         buffer = self._part_buffer(end - start)
-        return self._read_body(self._get(f"bytes={start}-{end - 1}"), start, end, buffer)
+        return self._read_body(self._get_range(start, end), start, end, buffer)
 
     def _read_body(self, response: Any, start: int, end: int, into: memoryview) -> memoryview:
         # Filled in place: a part is held once, not once per chunk plus once joined.
@@ -315,6 +327,12 @@ class S3RangedFile(io.RawIOBase):
             try:
                 for chunk in response["Body"].iter_chunks(1 * MiB):
                     take = min(len(chunk), len(received) - filled)
+                    if take < len(chunk):  # Content-Length was checked: an endpoint that ignores its own
+                        response["Body"].close()
+                        raise RangeNotHonoured(
+                            f"{self.name}: the endpoint sent more than the {end - start:,} bytes asked for "
+                            f"(bytes {start}-{end - 1}); no verdict is given on bytes not asked for"
+                        )
                     received[filled : filled + take] = chunk[:take]
                     filled += take
                     self._count(bytes_received=len(chunk))
@@ -331,7 +349,7 @@ class S3RangedFile(io.RawIOBase):
                 raise SourceUnavailable(
                     f"{self.name}: connection kept dropping while reading bytes {start}-{end - 1}: {dropped}"
                 ) from dropped
-            response = self._get(f"bytes={start + filled}-{end - 1}")
+            response = self._get_range(start + filled, end)
 
     def _count(self, *, requests: int = 0, bytes_received: int = 0) -> None:
         # Parts are fetched on several threads at once.
@@ -339,7 +357,37 @@ class S3RangedFile(io.RawIOBase):
             self.get_requests += requests
             self.bytes_received += bytes_received
 
-    def _get(self, byte_range: str) -> Any:
+    def _get_range(self, start: int, end: int) -> Any:
+        """GET of bytes [start, end), checked to be exactly those bytes (`_part_mismatch`)."""
+        return self._get(
+            f"bytes={start}-{end - 1}", lambda answer: _part_mismatch(answer, start, end, self.size)
+        )
+
+    def _get(self, byte_range: str, mismatch: Callable[[Any], str | None]) -> Any:
+        """The answer to one ranged GET, once `mismatch` finds it is what was asked for.
+
+        S3 answers a satisfiable range with exactly those bytes; a gateway, cache or S3-compatible
+        store may not (a 200 with the whole object, a 206 of other bytes). Such an answer is closed
+        unread (a 200 to a ranged GET may be the whole of a 500 GB object), asked for once more, and
+        then is RangeNotHonoured: never bytes used as if they were the ones asked for.
+        """
+        seen = ""
+        for _ in range(RANGE_ATTEMPTS):
+            response = self._get_once(byte_range)
+            wrong = mismatch(response)
+            if wrong is None:
+                return response
+            seen = wrong
+            with contextlib.suppress(Exception):  # closing drops the connection: the body is not read
+                response["Body"].close()
+        raise RangeNotHonoured(
+            f"{self.name}: asked for {byte_range}, the endpoint answered {seen} ({RANGE_ATTEMPTS} times). "
+            "It does not honour Range requests as S3 does (a gateway, cache or S3-compatible store in the "
+            "way?); no verdict is given on bytes other than those asked for",
+            code="RangeNotHonoured",
+        )
+
+    def _get_once(self, byte_range: str) -> Any:
         self._count(requests=1)
         try:
             response = self._client.get_object(
@@ -359,6 +407,10 @@ class S3RangedFile(io.RawIOBase):
                     code=failure.code,
                 )
             raise failure from error
+        except NoCredentialsError as error:
+            raise CredentialsRejected(
+                f"{self.name}: {error}; configure credentials and verify again"
+            ) from error
         except BotoCoreError as error:
             raise SourceUnavailable(f"{self.name}: {error}") from error
         if self.etag is not None and response.get("ETag") not in (None, self.etag):
@@ -367,6 +419,54 @@ class S3RangedFile(io.RawIOBase):
                 f"{self.name} changed while being read (ETag {self.etag} → {response['ETag']})"
             )
         return response
+
+
+def _status(response: Any) -> int:
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
+def _answered(response: Any) -> str:
+    """The answer's status, Content-Range and Content-Length, for a message."""
+    content_range = response.get("ContentRange")
+    shown = f"Content-Range {content_range!r}" if content_range else "no Content-Range"
+    return f"{_status(response)} with {shown} and Content-Length {response.get('ContentLength')}"
+
+
+def _tail_mismatch(response: Any, tail_size: int) -> str | None:
+    """None when `response` answers `Range: bytes=-tail_size`: 206 with the last min(tail_size, size)
+    bytes, or a 200 with a whole object no larger than that (the same bytes); else what it holds."""
+    length = response.get("ContentLength")
+    match = _CONTENT_RANGE.fullmatch(response.get("ContentRange") or "")
+    if match is None:
+        if not response.get("ContentRange") and _status(response) == 200 and length is not None:
+            if length <= tail_size:
+                return None
+            return f"200 with the whole object ({length:,} bytes) instead of its last {tail_size:,}"
+        return _answered(response)
+    first, last, total = (int(group) for group in match.groups())
+    expected = min(tail_size, total)
+    if _status(response) != 206 or last != total - 1 or last - first + 1 != expected or length != expected:
+        return _answered(response)
+    return None
+
+
+def _part_mismatch(response: Any, start: int, end: int, size: int) -> str | None:
+    """None when `response` holds exactly bytes [start, end) of the `size`-byte object; else what it holds."""
+    length = response.get("ContentLength")
+    content_range = response.get("ContentRange")
+    if not content_range and _status(response) == 200:
+        if start == 0 and end == size == length:
+            return None  # the whole object, which is what was asked for
+        return f"200 with {length:,} bytes, the Range ignored" if length is not None else _answered(response)
+    match = _CONTENT_RANGE.fullmatch(content_range or "")
+    if (
+        match is None
+        or _status(response) != 206
+        or tuple(int(group) for group in match.groups()) != (start, end - 1, size)
+        or length != end - start
+    ):
+        return _answered(response)
+    return None
 
 
 def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError:
@@ -382,6 +482,12 @@ def _source_error(error: ClientError, name: str, versioned: bool) -> SourceError
         )
     if code in ("NoSuchKey", "NoSuchVersion", "NoSuchBucket", "404") or status == 404:
         return NotFound(f"{name}: {code or 'not found'}: {message}", code=code)
+    if code in _CREDENTIAL_CODES:
+        return CredentialsRejected(
+            f"{name}: S3 refused the credentials ({code}: {message}): they expired or were revoked while "
+            "the bag was being read, or the key is unknown; renew them and verify again",
+            code=code,
+        )
     if code == "InvalidObjectState":
         # 403 too, but no permission helps: the bytes are in Glacier Flexible Retrieval or Deep
         # Archive (or an Intelligent-Tiering archive tier) until a restore brings a copy back.
