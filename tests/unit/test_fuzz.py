@@ -303,33 +303,42 @@ def test_fuzz_parse_bagit_txt(data: bytes) -> None:
     if declaration is not None:
         # What the bag then decodes its tag files with must be usable.
         with watchdog():
-            _, problems = decode_tag_file(b"abc\n", declaration.encoding, "manifest-md5.txt")
-        check_problems(problems)
+            _, problems, warnings = decode_tag_file(b"abc\n", declaration.encoding, "manifest-md5.txt")
+        check_problems(problems + warnings)
 
 
 @fuzz
-@given(st.binary(max_size=2000), st.one_of(st.sampled_from(ENCODINGS), NAMES))
-def test_fuzz_decode_tag_file(data: bytes, encoding: str) -> None:
+@given(st.binary(max_size=2000), st.one_of(st.sampled_from(ENCODINGS), NAMES), st.booleans())
+def test_fuzz_decode_tag_file(data: bytes, encoding: str, stray_bom_is_a_problem: bool) -> None:
     with watchdog():
-        text, problems = decode_tag_file(data, encoding, "manifest-sha256.txt")
-    check_problems(problems)
+        text, problems, warnings = decode_tag_file(
+            data, encoding, "manifest-sha256.txt", stray_bom_is_a_problem=stray_bom_is_a_problem
+        )
+    check_problems(problems + warnings)
     assert text is None or isinstance(text, str)
 
 
 @fuzz
-@given(MANIFEST_TEXT, st.sampled_from(["manifest-sha256.txt", "tagmanifest-md5.txt"]), st.booleans())
-def test_fuzz_parse_manifest(text: str, path: str, strict: bool) -> None:
+@given(
+    MANIFEST_TEXT,
+    st.sampled_from(["manifest-sha256.txt", "tagmanifest-md5.txt"]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_fuzz_parse_manifest(text: str, path: str, strict: bool, percent_decoded: bool) -> None:
     with watchdog():
-        manifest, problems, warnings = parse_manifest(text, path, path.split("-")[1][:-4], strict=strict)
+        manifest, problems, warnings = parse_manifest(
+            text, path, path.split("-")[1][:-4], strict=strict, percent_decoded=percent_decoded
+        )
     check_problems(problems + warnings)
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in manifest.entries.items())
 
 
 @fuzz
-@given(BAG_INFO_TEXT)
-def test_fuzz_parse_bag_info(text: str) -> None:
+@given(BAG_INFO_TEXT, st.sampled_from(["strict", "optional"]))
+def test_fuzz_parse_bag_info(text: str, colon_spacing: str) -> None:
     with watchdog():
-        tags, problems, warnings = parse_bag_info(text)
+        tags, problems, warnings = parse_bag_info(text, colon_spacing=colon_spacing)
         for label, value in tags:
             if label == "Payload-Oxum":
                 parse_payload_oxum(value)
@@ -418,8 +427,8 @@ def test_fuzz_block_wise_lines_are_split_lines(text: str, block: int) -> None:
 # -- regressions: what the fuzzers (and review) found, as they found it; always run -----------------
 
 
-def encoding_problem(result: tuple[str | None, list[Problem]]) -> bool:
-    text, problems = result
+def encoding_problem(result: tuple[str | None, list[Problem], list[Problem]]) -> bool:
+    text, problems, _ = result
     return text is None and [p.kind for p in problems] == [Kind.TAG_FILE_ENCODING]
 
 

@@ -58,6 +58,8 @@ class Kind(enum.StrEnum):
     NAME_COLLISION = "name_collision"
     NORMALIZATION_MISMATCH = "normalization_mismatch"
     UNLISTED_TAG_FILE = "unlisted_tag_file"
+    BYTE_ORDER_MARK = "byte_order_mark"  # one a pre-1.0 bag's tag file begins with: stripped (V1, V10)
+    LEGACY_RULE = "legacy_rule"  # what BagIt 0.93-0.97 allow and 1.0 does not (docs/bagit-versions.md)
     # Errors (could not verify)
     NOT_FOUND = "not_found"
     ACCESS_DENIED = "access_denied"

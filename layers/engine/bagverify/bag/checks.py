@@ -1,11 +1,13 @@
 """RFC 8493 checks over what one pass through the archive found. Every problem is named; none stops the rest.
 
-Section numbers refer to RFC 8493. Where BagIt 0.93-0.97 differ, the declared version's rules apply.
+Section numbers refer to RFC 8493. Where BagIt 0.93-0.97 differ, the declared version's rules apply:
+each such rule is a property of versions.VersionRules, named by its row in docs/bagit-versions.md.
 """
 
 from __future__ import annotations
 
 import bisect
+import codecs
 import functools
 import hashlib
 import unicodedata
@@ -27,6 +29,7 @@ from bagverify.bag.tag_files import (
     FetchEntry,
     LineProblems,
     Manifest,
+    decode_manifest_path,
     decode_tag_file,
     parse_bag_info,
     parse_bagit_txt,
@@ -35,11 +38,10 @@ from bagverify.bag.tag_files import (
     parse_payload_oxum,
     quoted,
 )
+from bagverify.bag.versions import KNOWN_VERSIONS, RFC_8493, VersionRules
 from bagverify.checksums import DigestLayout, hashlib_name
 from bagverify.verdict import Kind, NamedProblems, Problem
 
-KNOWN_VERSIONS = {(0, 93), (0, 94), (0, 95), (0, 96), (0, 97), (1, 0)}
-RFC_8493 = (1, 0)
 # Tag files bagverify parses, so keeps in memory while streaming the archive.
 PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
 
@@ -90,6 +92,7 @@ class Findings:
 
 def check_bag(contents: BagContents, manifest_names: list[ManifestName], findings: Findings) -> None:
     version, encoding = _check_bagit_txt(contents, findings)
+    rules = VersionRules(version)
     present = _PresentFiles(contents.sizes)
     present.warn_about_collisions(findings)
     if not contents.has_payload_dir:
@@ -99,17 +102,17 @@ def check_bag(contents: BagContents, manifest_names: list[ManifestName], finding
     tag_names = [m for m in manifest_names if m.is_tag]
     if not payload_names:
         findings.problem(Kind.NO_PAYLOAD_MANIFEST, "the bag has no payload manifest (manifest-<alg>.txt)")
-    payload_manifests = _read_manifests(contents, payload_names, encoding, version, findings)
-    tag_manifests = _read_manifests(contents, tag_names, encoding, version, findings)
-    fetch_entries = _read_fetch(contents, encoding, findings)
+    payload_manifests = _read_manifests(contents, payload_names, encoding, rules, present, findings)
+    tag_manifests = _read_manifests(contents, tag_names, encoding, rules, present, findings)
+    fetch_entries = _read_fetch(contents, encoding, rules, present, findings)
 
     fetched_later = {entry.path: entry for entry in fetch_entries}
     _check_listed_files(contents, present, payload_manifests, fetched_later, findings, payload=True)
-    _check_every_payload_file_listed(present, payload_manifests, version, findings)
-    _check_tag_manifest_rules(tag_manifests, payload_names, present, version, findings)
+    _check_every_payload_file_listed(present, payload_manifests, rules, findings)
+    _check_tag_manifest_rules(tag_manifests, payload_names, present, rules, findings)
     _check_listed_files(contents, present, tag_manifests, {}, findings, payload=False)
-    _check_fetch(fetch_entries, payload_manifests, present, findings)
-    _check_bag_info(contents, present, encoding, version, findings)
+    _check_fetch(fetch_entries, payload_manifests, present, rules, findings)
+    _check_bag_info(contents, present, encoding, rules, findings)
 
 
 # -- bagit.txt (§2.1.1) ----------------------------------------------------------
@@ -123,6 +126,15 @@ def _check_bagit_txt(contents: BagContents, findings: Findings) -> tuple[tuple[i
             findings.problem(Kind.BAGIT_TXT_INVALID, "bagit.txt is missing", "bagit.txt")
         return RFC_8493, "utf-8"
     declaration, problems = parse_bagit_txt(data)
+    stray_bom = declaration is not None and data.startswith(codecs.BOM_UTF8)
+    if stray_bom and declaration and not VersionRules(declaration.version).bagit_txt_bom_is_a_problem:  # V1
+        problems = [p for p in problems if "byte order mark" not in p.message]
+        findings.warning(
+            Kind.BYTE_ORDER_MARK,
+            "bagit.txt begins with a byte order mark, which BagIt 0.97 and 1.0 forbid and "
+            "this bag's version does not; stripped",
+            "bagit.txt",
+        )
     findings.extend(problems)
     if declaration is None:
         return RFC_8493, "utf-8"
@@ -197,7 +209,8 @@ def _read_manifests(
     contents: BagContents,
     names: list[ManifestName],
     encoding: str,
-    version: tuple[int, int],
+    rules: VersionRules,
+    present: _PresentFiles,
     findings: Findings,
 ) -> list[Manifest]:
     manifests = []
@@ -206,18 +219,71 @@ def _read_manifests(
         data = contents.tag_contents.pop(name.path, None)
         if data is None:  # unreadable member, already reported
             continue
-        text, problems = decode_tag_file(data, encoding, name.path)
+        text = _decode(data, encoding, name.path, rules, findings)
         del data
-        findings.extend(problems)
         if text is None:
             continue
         manifest, problems, warnings = parse_manifest(
-            text, name.path, name.algorithm, strict=version >= RFC_8493
+            text,
+            name.path,
+            name.algorithm,
+            strict=rules.identical_duplicate_is_a_problem,
+            percent_decoded=rules.is_rfc_8493,
         )
         findings.extend(problems, warnings)
+        if not rules.is_rfc_8493:
+            _apply_legacy_paths(manifest, rules, present, findings)
         _check_entries(manifest, findings)
         manifests.append(manifest)
     return manifests
+
+
+def _decode(data: bytes, encoding: str, path: str, rules: VersionRules, findings: Findings) -> str | None:
+    text, problems, warnings = decode_tag_file(
+        data, encoding, path, stray_bom_is_a_problem=rules.stray_bom_is_a_problem(encoding)
+    )
+    findings.extend(problems, warnings)
+    return text
+
+
+def _legacy_path(path: str, rules: VersionRules, known: Container[str]) -> tuple[str, str | None]:
+    """A pre-1.0 manifest or fetch.txt path as that version reads it, and what was done to it, if anything.
+
+    V13: backslashes are separators in 0.93-0.95. V12: no draft before 1.0 percent-encodes paths, so
+    the path is taken as written; only when no such file is there and decoding %0D and %0A (which
+    bagit-python and Bagger wrote into 0.97 manifests; never %25) names one, is that the file meant.
+    """
+    done = None
+    if "\\" in path and rules.backslash_is_a_separator:
+        path, done = path.replace("\\", "/"), "'\\' read as '/'"
+    if "%" in path and path not in known:
+        decoded = decode_manifest_path(path, rules.percent_decodes)
+        if decoded != path and decoded in known:
+            path, done = decoded, "%0D/%0A decoded"
+    return path, done
+
+
+def _apply_legacy_paths(
+    manifest: Manifest, rules: VersionRules, present: _PresentFiles, findings: Findings
+) -> None:
+    if not any("%" in path or "\\" in path for path in manifest.entries):
+        return  # most manifests: nothing to read otherwise
+    entries: dict[str, str] = {}
+    for path, checksum in manifest.entries.items():
+        read, done = _legacy_path(path, rules, present.paths)
+        if done is not None:
+            findings.warning(
+                Kind.LEGACY_RULE,
+                f"{manifest.path} lists {quoted(path)}: {done}, as BagIt {_shown(rules)} reads it",
+                read,
+                manifest=manifest.path,
+            )
+        entries[read] = checksum
+    manifest.entries = entries
+
+
+def _shown(rules: VersionRules) -> str:
+    return "{}.{}".format(*rules.version)
 
 
 def _check_entries(manifest: Manifest, findings: Findings) -> None:
@@ -342,7 +408,7 @@ def _report_missing(path: str, manifest: Manifest, fetch: FetchEntry | None, fin
 
 
 def _check_every_payload_file_listed(
-    present: _PresentFiles, manifests: list[Manifest], version: tuple[int, int], findings: Findings
+    present: _PresentFiles, manifests: list[Manifest], rules: VersionRules, findings: Findings
 ) -> None:
     """Every payload file is listed: in every payload manifest from 1.0 on, in at least one before."""
     if not manifests:
@@ -363,7 +429,7 @@ def _check_every_payload_file_listed(
         absent = [m.path for m, listed in zip(manifests, listed_nfc, strict=True) if key not in listed]
         if len(absent) == len(manifests):
             findings.problem(Kind.UNLISTED_FILE, f"{path} is in the bag but in no payload manifest", path)
-        elif absent and version >= RFC_8493:
+        elif absent and rules.every_manifest_lists_every_file:  # V16
             findings.problem(
                 Kind.NOT_IN_EVERY_MANIFEST,
                 f"{path} is missing from {', '.join(absent)} "
@@ -377,10 +443,14 @@ def _check_tag_manifest_rules(
     tag_manifests: list[Manifest],
     payload_names: list[ManifestName],
     present: _PresentFiles,
-    version: tuple[int, int],
+    rules: VersionRules,
     findings: Findings,
 ) -> None:
-    """§2.2.1: a tag manifest lists every payload manifest, no tag manifest and nothing under data/."""
+    """§2.2.1: a tag manifest lists every payload manifest, no tag manifest and nothing under data/.
+
+    V17: before 1.0 only 'no payload files' binds; a listed tag manifest is a warning (and its checksum
+    is still verified, unless it is the listing manifest itself, which no checksum can include).
+    """
     tag_files = [p for p in present.tag_paths if not p.startswith("tagmanifest-")]
     for manifest in tag_manifests:
         for path in sorted(manifest.entries):
@@ -392,13 +462,25 @@ def _check_tag_manifest_rules(
                     manifest=manifest.path,
                 )
             elif (name := ManifestName.parse(path)) is not None and name.is_tag:
-                findings.problem(
-                    Kind.TAG_MANIFEST_INVALID,
-                    f"{manifest.path} lists tag manifest {path}",
+                if rules.tag_manifest_listing_a_tag_manifest_is_a_problem:
+                    findings.problem(
+                        Kind.TAG_MANIFEST_INVALID,
+                        f"{manifest.path} lists tag manifest {path}",
+                        path,
+                        manifest=manifest.path,
+                    )
+                    continue
+                findings.warning(
+                    Kind.LEGACY_RULE,
+                    f"{manifest.path} lists tag manifest {path}, which BagIt 1.0 forbids and "
+                    f"BagIt {_shown(rules)} allows"
+                    + ("; not checked (no checksum can include itself)" if path == manifest.path else ""),
                     path,
                     manifest=manifest.path,
                 )
-        if version >= RFC_8493:
+                if path == manifest.path:
+                    del manifest.entries[path]
+        if rules.tag_manifest_lists_payload_manifests:
             for payload_manifest in payload_names:
                 if payload_manifest.path not in manifest.entries:
                     findings.problem(
@@ -420,21 +502,32 @@ def _check_tag_manifest_rules(
 # -- fetch.txt (§2.2.3) ------------------------------------------------------------
 
 
-def _read_fetch(contents: BagContents, encoding: str, findings: Findings) -> list[FetchEntry]:
+def _read_fetch(
+    contents: BagContents, encoding: str, rules: VersionRules, present: _PresentFiles, findings: Findings
+) -> list[FetchEntry]:
     data = contents.tag_contents.get("fetch.txt")
     if data is None:
         return []
-    text, problems = decode_tag_file(data, encoding, "fetch.txt")
-    findings.extend(problems)
+    text = _decode(data, encoding, "fetch.txt", rules, findings)
     if text is None:
         return []
-    entries, problems = parse_fetch(text)
+    entries, problems = parse_fetch(text, percent_decoded=rules.is_rfc_8493)
     findings.extend(problems)
-    return entries
+    if rules.is_rfc_8493:
+        return entries
+    legacy = []
+    for entry in entries:
+        read, _ = _legacy_path(entry.path, rules, present.paths)
+        legacy.append(FetchEntry(entry.url, entry.length, read))
+    return legacy
 
 
 def _check_fetch(
-    entries: list[FetchEntry], payload_manifests: list[Manifest], present: _PresentFiles, findings: Findings
+    entries: list[FetchEntry],
+    payload_manifests: list[Manifest],
+    present: _PresentFiles,
+    rules: VersionRules,
+    findings: Findings,
 ) -> None:
     for entry in entries:
         if not is_payload(entry.path):
@@ -443,7 +536,8 @@ def _check_fetch(
             )
             continue
         absent = [m.path for m in payload_manifests if entry.path not in m.entries]
-        if absent:
+        # V19: in every payload manifest from 1.0 on, in at least one before.
+        if absent and (rules.fetched_file_in_every_manifest or len(absent) == len(payload_manifests)):
             findings.problem(
                 Kind.FETCH_INVALID,
                 f"fetch.txt lists {entry.path}, which is not in {', '.join(absent)}",
@@ -464,23 +558,27 @@ def _check_fetch(
 
 
 def _check_bag_info(
-    contents: BagContents, present: _PresentFiles, encoding: str, version: tuple[int, int], findings: Findings
+    contents: BagContents, present: _PresentFiles, encoding: str, rules: VersionRules, findings: Findings
 ) -> None:
-    name = "bag-info.txt"
-    if name not in contents.tag_contents and version < (0, 95):
-        name = "package-info.txt"  # its name before BagIt 0.95
+    name = rules.bag_info_name  # V8: package-info.txt up to 0.95
+    if name not in contents.tag_contents:
+        name = "bag-info.txt"  # an old bag written with the later name is read all the same
     data = contents.tag_contents.get(name)
     if data is None:
         return
-    text, problems = decode_tag_file(data, encoding, name)
-    findings.extend(problems)
+    text = _decode(data, encoding, name, rules, findings)
     if text is None:
         return
-    tags, problems, warnings = parse_bag_info(text, name)
+    tags, problems, warnings = parse_bag_info(text, name, colon_spacing=rules.bag_info_colon_spacing)
     findings.extend(problems, warnings)
-    oxums = [value for label, value in tags if label == "Payload-Oxum"]
+    # Reserved labels are case-insensitive (§2.2.2).
+    oxums = [value for label, value in tags if label.lower() == "payload-oxum"]
     if len(oxums) > 1:
-        findings.problem(Kind.BAG_INFO_INVALID, f"{name} repeats Payload-Oxum ({len(oxums)} times)", name)
+        message = f"{name} repeats Payload-Oxum ({len(oxums)} times)"
+        if rules.repeated_payload_oxum_is_a_problem:  # V7
+            findings.problem(Kind.BAG_INFO_INVALID, message, name)
+        else:
+            findings.warning(Kind.LEGACY_RULE, f"{message}: BagIt 1.0 forbids it; each is checked", name)
     payload_files = present.payload_paths  # those of contents.sizes (sorted, which changes no sum)
     actual = (sum(map(contents.sizes.__getitem__, payload_files)), len(payload_files))
     for value in oxums:

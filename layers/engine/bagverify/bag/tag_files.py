@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from bagverify.bag.versions import requires_bom
 from bagverify.verdict import Kind, Problem
 
 # ASCII digits only (\d takes Arabic-Indic ones too), and few enough for int() (it refuses over 4,300).
@@ -19,12 +20,16 @@ _BAGIT_LINE_2 = re.compile(r"Tag-File-Character-Encoding: (\S+)")
 _MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(.+)")
 # RFC 8493 §2.1.3: only CR, LF and % itself are percent-encoded in manifest paths.
 _PERCENT = re.compile(r"%(0[DdAa]|25)")
+RFC_8493_PERCENT = frozenset({"0d", "0a", "25"})
+_DECODED = {"0d": "\r", "0a": "\n", "25": "%"}
 _FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
 _ABSOLUTE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 # UTF-8's, and UTF-16's in either byte order: tag files begin with none of them (§2.1.1).
 _BYTE_ORDER_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # A label (no colon, no surrounding whitespace), a colon, exactly one space or tab, then the value.
 _BAG_INFO_LINE = re.compile(r"([^:\s](?:[^:]*[^:\s])?):[ \t](.*)")
+# Before 1.0 (V4): 'a label, a colon, and a value, each separated by optional whitespace'.
+_BAG_INFO_LINE_0_97 = re.compile(r"([^:\s](?:[^:]*[^:\s])?)[ \t]*:[ \t]*(.*)")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 _NUMBER = re.compile(r"[0-9]{1,40}")
 # What decode_tag_file leaves where bytes did not decode: lines holding one are skipped by the parsers.
@@ -196,37 +201,54 @@ def is_text_encoding(name: str) -> bool:
     return bool(getattr(info, "_is_text_encoding", True)) and info.name != "undefined"
 
 
-def decode_tag_file(data: bytes, encoding: str, path: str) -> tuple[str | None, list[Problem]]:
-    """The tag file's text in the declared encoding (§2.1.1), and its problems.
+def decode_tag_file(
+    data: bytes, encoding: str, path: str, *, stray_bom_is_a_problem: bool = True
+) -> tuple[str | None, list[Problem], list[Problem]]:
+    """The tag file's text in the declared encoding (§2.1.1), its problems and its warnings.
 
-    A byte order mark is a problem, but the text after it is still returned, so that the file's
-    other faults, and the files a manifest lists, are still checked: a manifest with a BOM would
+    A byte order mark that the encoding does not need (UTF-8's, UTF-16LE's, ...) is a problem in 1.0
+    (§2.3), a warning before (`stray_bom_is_a_problem`, versions.VersionRules), and never a fault for
+    UTF-16 or UTF-32, whose BOM gives the byte order. The text after it is still returned, so that the
+    file's other faults, and the files a manifest lists, are still checked: a manifest with a BOM would
     otherwise leave every checksum in it unverified. Likewise bytes that don't decode are a problem
     of their line only: each such line is named, and its undecodable bytes are left in the text as
     lone surrogates, which `iter_lines` skips, so every other line is still read. A file in another
     encoding altogether (a UTF-16 BOM in a file declared UTF-8) gives no text.
     """
     if not is_text_encoding(encoding):
-        return None, [
-            Problem(Kind.TAG_FILE_ENCODING, f"{path}: {quoted(encoding)} is not a text encoding", path)
-        ]
+        return (
+            None,
+            [Problem(Kind.TAG_FILE_ENCODING, f"{path}: {quoted(encoding)} is not a text encoding", path)],
+            [],
+        )
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     try:
         text = data.decode(encoding)
     except UnicodeError as error:  # UnicodeDecodeError, and what punycode or idna raise
         whole_file = Problem(Kind.TAG_FILE_ENCODING, f"{path} is not valid {encoding}: {error}", path)
         if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and "16" not in encoding:
-            return None, [whole_file]  # another encoding altogether: no line would read right
+            return None, [whole_file], []  # another encoding altogether: no line would read right
         try:
             text = data.decode(encoding, "surrogateescape")
         except UnicodeError:  # a codec that can't mark what it can't decode (ASCII bytes, punycode)
-            return None, [whole_file]
-    if data.startswith(_BYTE_ORDER_MARKS):
-        problems.append(Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path))
+            return None, [whole_file], []
+    if data.startswith(_BYTE_ORDER_MARKS) and not requires_bom(encoding):
+        if stray_bom_is_a_problem:
+            problems.append(Problem(Kind.TAG_FILE_ENCODING, f"{path} begins with a byte order mark", path))
+        else:
+            warnings.append(
+                Problem(
+                    Kind.BYTE_ORDER_MARK,
+                    f"{path} begins with a byte order mark, which BagIt 1.0 forbids in {encoding} and "
+                    "this bag's version allows; stripped",
+                    path,
+                )
+            )
         text = text.removeprefix("\ufeff")
     if _has_undecodable(text):
         problems.extend(_undecodable_lines(text, encoding, path))
-    return text, problems
+    return text, problems, warnings
 
 
 def _undecodable_lines(text: str, encoding: str, path: str) -> list[Problem]:
@@ -249,19 +271,26 @@ def _undecodable_lines(text: str, encoding: str, path: str) -> list[Problem]:
     return problems.done()
 
 
-def decode_manifest_path(raw: str) -> str:
+def decode_manifest_path(raw: str, decodes: frozenset[str] = RFC_8493_PERCENT) -> str:
+    """`raw` with the percent-encodings in `decodes` (lowercase hex: '0d', '0a', '25') decoded."""
     if "%" not in raw:  # _PERCENT can't match: most paths, which then cost no call to re.sub
         return raw
-    return _PERCENT.sub(lambda m: {"0d": "\r", "0a": "\n", "25": "%"}[m.group(1).lower()], raw)
+
+    def decoded(match: re.Match[str]) -> str:
+        code = match.group(1).lower()
+        return _DECODED[code] if code in decodes else match.group()
+
+    return _PERCENT.sub(decoded, raw)
 
 
 def parse_manifest(
-    text: str, path: str, algorithm: str, *, strict: bool = True
+    text: str, path: str, algorithm: str, *, strict: bool = True, percent_decoded: bool = True
 ) -> tuple[Manifest, list[Problem], list[Problem]]:
     """`checksum <spaces or tabs> path` lines (§2.1.3). Returns the manifest, problems and warnings.
 
     `strict` (BagIt 1.0): a file listed twice, even with the same checksum, is a problem; before
-    1.0 an identical repeat is only a warning.
+    1.0 an identical repeat is only a warning. `percent_decoded` (1.0): %0D, %0A and %25 are decoded;
+    without it paths are kept as written (before 1.0, see versions.VersionRules.percent_decodes).
     """
     manifest = Manifest(path, algorithm, is_tag=path.startswith("tagmanifest-"))
     problems, warnings = LineProblems(path), LineProblems(path)
@@ -275,7 +304,10 @@ def parse_manifest(
                 quote=line,
             )
             continue
-        checksum, file_path = fields[0].lower(), decode_manifest_path(fields[1])
+        checksum, file_path = (
+            fields[0].lower(),
+            decode_manifest_path(fields[1]) if percent_decoded else fields[1],
+        )
         if len(file_path) > MAX_PATH_LENGTH:
             problems.add(
                 Kind.MANIFEST_LINE_INVALID,
@@ -334,8 +366,9 @@ def _strip_prefixes(file_path: str, path: str, number: int, warnings: LineProble
     return file_path
 
 
-def parse_fetch(text: str) -> tuple[list[FetchEntry], list[Problem]]:
-    """`URL LENGTH FILENAME` lines (§2.2.3): URL absolute, LENGTH octets or '-'."""
+def parse_fetch(text: str, *, percent_decoded: bool = True) -> tuple[list[FetchEntry], list[Problem]]:
+    """`URL LENGTH FILENAME` lines (§2.2.3): URL absolute, LENGTH octets or '-'; FILENAME percent-decoded
+    as manifest paths are (`parse_manifest`)."""
     entries: list[FetchEntry] = []
     problems = LineProblems("fetch.txt")
     for number, line in iter_lines(text):
@@ -361,16 +394,25 @@ def parse_fetch(text: str) -> tuple[list[FetchEntry], list[Problem]]:
             )
             continue
         entries.append(
-            FetchEntry(url, None if length == "-" else int(length), decode_manifest_path(raw_path))
+            FetchEntry(
+                url,
+                None if length == "-" else int(length),
+                decode_manifest_path(raw_path) if percent_decoded else raw_path,
+            )
         )
     return entries, problems.done()
 
 
 def parse_bag_info(
-    text: str, name: str = "bag-info.txt"
+    text: str, name: str = "bag-info.txt", *, colon_spacing: str = "strict"
 ) -> tuple[list[tuple[str, str]], list[Problem], list[Problem]]:
     """`Label: value` lines (§2.2.2): a label, a colon, one space or tab, the value; lines that begin
-    with whitespace continue the previous value."""
+    with whitespace continue the previous value.
+
+    `colon_spacing` 'optional' (BagIt before 1.0, V4): any spaces or tabs, or none, on either side of
+    the colon, none of them part of the label or the value.
+    """
+    line_form = _BAG_INFO_LINE if colon_spacing == "strict" else _BAG_INFO_LINE_0_97
     tags: list[tuple[str, list[str]]] = []  # continuations joined at the end: linear, however many
     problems, warnings = LineProblems(name), LineProblems(name)
     for number, line in iter_lines(text):
@@ -383,7 +425,7 @@ def parse_bag_info(
                 continue
             tags[-1][1].append(line.strip())
             continue
-        match = _BAG_INFO_LINE.fullmatch(line)
+        match = line_form.fullmatch(line)
         if not match:
             problems.add(
                 Kind.BAG_INFO_INVALID,
