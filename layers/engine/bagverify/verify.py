@@ -35,6 +35,8 @@ from bagverify.pipeline.shard import (
     unverified_result,
 )
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
+from bagverify.sources.read_ahead import default_depth
+from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE
 from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
 
 if TYPE_CHECKING:
@@ -135,6 +137,7 @@ def verify_s3_object(
             location.version_id,
             etag=location.etag,
             first_read=0,  # the scan starts at the first member, once the tail's directory is read
+            read_ahead=default_depth(DEFAULT_PART_SIZE, memory_limit),
         )
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))

@@ -36,17 +36,16 @@ class Part:
         return self.start <= position < self.end
 
 
-def default_depth(part_size: int) -> int:
+def default_depth(part_size: int, memory_bytes: int | None = None) -> int:
     """Parts in flight: enough connections to outrun the CPUs, few enough to stay small in memory.
 
-    On Lambda the budget is a sixteenth of the function's memory (1,769 MB → 12 parts of
-    8 MiB, capped at 8); elsewhere 8. Never fewer than 2, so one part is always on its way.
-    BAGVERIFY_READ_AHEAD_PARTS overrides it.
+    With the process's memory known (`memory_bytes`: the handler passes the function's), the budget
+    is a sixteenth of it (1,769 MB → 12 parts of 8 MiB, capped at 8); else 8. Never fewer than 2, so
+    one part is always on its way. BAGVERIFY_READ_AHEAD_PARTS overrides it.
     """
     if (configured := os.environ.get("BAGVERIFY_READ_AHEAD_PARTS", "")).isdigit():
         return int(configured)
-    memory_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-    budget = int(memory_mb) * MiB // 16 if memory_mb and memory_mb.isdigit() else 8 * part_size
+    budget = memory_bytes // 16 if memory_bytes else 8 * part_size
     return max(2, min(8, budget // part_size))
 
 

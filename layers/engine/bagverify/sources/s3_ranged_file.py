@@ -1,17 +1,20 @@
 """A seekable, read-only file object over one version of one S3 object.
 
-Built for `zipfile`, whose access pattern is: read the tail (end of central
-directory and the directory itself), then walk the members, seeking before
-every read. This class therefore:
+Its readers (archive/member_index.py for the central directory, archive/member_reader.py for the
+members, front to back) read the tail once and then stream; this class therefore:
 
 * opens with one **suffix-range GET** of the tail (`Range: bytes=-N`). S3 answers
   206 with `Content-Range: bytes a-b/TOTAL`, so the size comes with the bytes and
-  no HEAD is needed; the tail is kept because the central directory lives there
-  and zipfile returns to it.
-* serves every other read from a **read-ahead window** filled by one large ranged
-  GET, never one GET per `read()` call. zipfile's reads are small (30-byte local
-  headers, 4 KiB minimum data reads), so a GET per read would cost thousands of
-  requests per bag.
+  no HEAD is needed; the tail is kept, because the central directory and most
+  zippers' tag manifests live there. The part where the scan will start
+  (`first_read`) is asked for as soon as the tail's headers give the size.
+* serves every other read from **parts** fetched ahead of the reader by several
+  ranged GETs at once (`read_ahead.ReadAhead`), handed over strictly in order:
+  never one GET per `read()`, memory bounded by the parts in flight.
+* **checks every answer against its request** (status, Content-Range start, end and
+  total, Content-Length, bytes received). An endpoint that answers other bytes, or
+  the whole object to a ranged GET (a gateway, a cache, an S3-compatible store), is
+  asked once more, then is `RangeNotHonoured`; its body is closed unread.
 * **pins** every GET to the object first seen: its VersionId where the bucket is
   versioned (or the caller named one), else `IfMatch` on its ETag. An overwrite
   during verification then fails with 412 instead of mixing two objects' bytes.
@@ -23,7 +26,7 @@ every read. This class therefore:
 * counts GET requests and bytes received, for the verdict's stats.
 
 Seeking is free: it only moves the position. I/O happens on the next read, and
-only when the position is outside the windows held, so zipfile's habit of seeking
+only when the position is outside the windows held, so a reader's habit of seeking
 to where it already is costs nothing.
 """
 
