@@ -38,6 +38,22 @@ from bagverify.verdict import Kind
 # name/extra/comment lengths, disk, attributes, local header offset.
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 _CENTRAL_SIGNATURE = b"PK\x01\x02"
+# Byte offsets of the fields read within a record's fixed part (APPNOTE 4.3.12), named as zipfile
+# names their indices in structCentralDir (_CD_*).
+_CD_CREATE_SYSTEM = 5
+_CD_EXTRACT_VERSION = 6
+_CD_FLAG_BITS = 8
+_CD_COMPRESS_TYPE = 10
+_CD_CRC = 16
+_CD_COMPRESSED_SIZE = 20
+_CD_UNCOMPRESSED_SIZE = 24
+_CD_FILENAME_LENGTH = 28  # then the extra field's and the comment's lengths (_LENGTHS)
+_CD_EXTRA_FIELD_LENGTH = 30
+_CD_LOCAL_HEADER_OFFSET = 42
+_CD_FIXED = _CENTRAL.size  # 46: the name follows
+# A 32-bit size or offset saturated so: the ZIP64 extra field holds the value (APPNOTE 4.5.3).
+_SATURATED_32 = 0xFFFF_FFFF
+_SATURATED_64 = 0xFFFF_FFFF_FFFF_FFFF
 _MAX_EXTRACT_VERSION = 63  # zipfile.MAX_EXTRACT_VERSION
 _FLAG_UTF8 = 0x800
 # Hosts (APPNOTE 4.4.2) whose file names can't hold a backslash, so one is a separator:
@@ -46,7 +62,7 @@ _WINDOWS_HOSTS = {0, 11, 14}
 _ZIP64_EXTRA = 0x0001
 _UNICODE_PATH_EXTRA = 0x7075
 _EXTRA_HEADER = struct.Struct("<HH")
-_LENGTHS = struct.Struct("<3H")  # name, extra and comment lengths, at offset 28 of a record
+_LENGTHS = struct.Struct("<3H")  # name, extra and comment lengths, at _CD_FILENAME_LENGTH of a record
 _U64 = struct.Struct("<Q")
 _UNICODE_PATH = struct.Struct("<BL")  # version, CRC-32 of the name it replaces
 
@@ -306,72 +322,144 @@ def read_member_index(fileobj: BinaryIO) -> MemberIndex:
         raise ArchiveFault(Kind.CORRUPT_DIRECTORY, f"the central directory is unreadable: {error}") from error
 
 
+@dataclass
+class _Fields:
+    """The directory's fixed-width fields, one array per field, in directory order."""
+
+    systems: array[int]
+    extract_versions: array[int]
+    flags: array[int]
+    methods: array[int]
+    crcs: array[int]
+    compressed_sizes: array[int]
+    sizes: array[int]
+    name_lengths: array[int]
+    extra_lengths: array[int]
+    offsets: array[int]
+
+
 def _parse(data: bytes, size: int, directory_offset: int, prepended: int, archive_size: int) -> MemberIndex:
     """The directory's records, field by field for all records at once where that is possible.
 
     A Python loop costs ~1 µs per operation per entry, so the one loop over every record only
     finds where each starts; the fixed-width fields are then cut out of all records together
-    (one `join` per group of fields, read as arrays), and only the entries that need it go through
-    the per-entry rules: names that are not plain ASCII, extra fields, ZIP64 values.
+    (`_fixed_fields`), and only the entries that need it go through the per-entry rules: names that
+    are not plain ASCII, extra fields, ZIP64 values. The phases, in order: record starts, fixed
+    fields, names, extra fields, names as unzip extracts them, duplicates, order by offset.
     """
     starts = _record_starts(data, size)
+    fields = _fixed_fields(data, starts)
+    raws = [
+        data[at + _CD_FIXED : at + _CD_FIXED + length]
+        for at, length in zip(starts, fields.name_lengths, strict=True)
+    ]
+    # The name of every entry as zipfile decodes it (ASCII names: the same in UTF-8 and cp437).
+    names = _decode_names(raws, fields.flags)
+    if fields.extract_versions and max(fields.extract_versions) > _MAX_EXTRACT_VERSION:
+        raise _Unreadable(f"zip file version {max(fields.extract_versions) / 10:.1f}")
+    unicode_names = _read_extras(data, starts, fields, raws)
+    offsets = fields.offsets
+    if prepended:
+        offsets = array("Q", [offset + prepended for offset in offsets])
+    del starts
+    names, raw_overrides, notices = _extracted_names(raws, names, fields, unicode_names)
+    del raws
+    duplicates = _duplicates(names)
+    order = _offset_order(offsets)
+    if order is not None:  # sorted by local-header offset, ties in directory order
+
+        def by_offset(values: array[int]) -> array[int]:
+            return array(values.typecode, [values[i] for i in order])
+
+        offsets = by_offset(offsets)
+        fields.compressed_sizes, fields.sizes = by_offset(fields.compressed_sizes), by_offset(fields.sizes)
+        fields.crcs, fields.flags = by_offset(fields.crcs), by_offset(fields.flags)
+        fields.methods, fields.systems = by_offset(fields.methods), by_offset(fields.systems)
+        names = [names[i] for i in order]
+        where = {old: new for new, old in enumerate(order) if old in raw_overrides}
+        raw_overrides = {where[old]: raw for old, raw in raw_overrides.items()}
+    return MemberIndex(
+        archive_size,
+        directory_offset,
+        size,
+        0,
+        offsets,
+        _next_offsets(offsets, directory_offset),
+        fields.compressed_sizes,
+        fields.sizes,
+        fields.crcs,
+        fields.flags,
+        fields.methods,
+        fields.systems,
+        names,
+        raw_overrides,
+        duplicates,
+        notices,
+    )
+
+
+def _fixed_fields(data: bytes, starts: array[int]) -> _Fields:
+    """Every record's fixed fields, each cut out of all records at once; signatures checked."""
     count = len(starts)
     # Every record's fixed 46 bytes end to end; each field is then one strided copy of them.
-    fixed = memoryview(_gather(data, starts, 0, _CENTRAL.size))
+    fixed = memoryview(_gather(data, starts, 0, _CD_FIXED))
 
     def column(typecode: str, at: int, width: int) -> array[int]:
         return _column(fixed, count, typecode, at, width)
 
     signatures = bytearray(4 * count)
     for k in range(4):
-        signatures[k::4] = fixed[k :: _CENTRAL.size].tobytes()
+        signatures[k::4] = fixed[k::_CD_FIXED].tobytes()
     if signatures != _CENTRAL_SIGNATURE * count:
         raise _Unreadable("Bad magic number for central directory")
     del signatures
-    systems, extract_versions = column("B", 5, 1), column("B", 6, 1)
-    flags_of, methods = column("H", 8, 2), column("H", 10, 2)
-    crcs = column("I", 16, 4)
-    compressed_sizes, sizes = array("Q", column("I", 20, 4)), array("Q", column("I", 24, 4))
-    name_lengths, extra_lengths = column("H", 28, 2), column("H", 30, 2)
-    offsets = array("Q", column("I", 42, 4))
+    fields = _Fields(
+        systems=column("B", _CD_CREATE_SYSTEM, 1),
+        extract_versions=column("B", _CD_EXTRACT_VERSION, 1),
+        flags=column("H", _CD_FLAG_BITS, 2),
+        methods=column("H", _CD_COMPRESS_TYPE, 2),
+        crcs=column("I", _CD_CRC, 4),
+        compressed_sizes=array("Q", column("I", _CD_COMPRESSED_SIZE, 4)),
+        sizes=array("Q", column("I", _CD_UNCOMPRESSED_SIZE, 4)),
+        name_lengths=column("H", _CD_FILENAME_LENGTH, 2),
+        extra_lengths=column("H", _CD_EXTRA_FIELD_LENGTH, 2),
+        offsets=array("Q", column("I", _CD_LOCAL_HEADER_OFFSET, 4)),
+    )
     fixed.release()
+    return fields
 
-    raws = [data[at + 46 : at + 46 + length] for at, length in zip(starts, name_lengths, strict=True)]
-    # The name of every entry as zipfile decodes it (ASCII names: the same in UTF-8 and cp437).
-    names = _decode_names(raws, flags_of)
-    if extract_versions and max(extract_versions) > _MAX_EXTRACT_VERSION:
-        version = max(extract_versions)
-        raise _Unreadable(f"zip file version {version / 10:.1f}")
-    del extract_versions
 
-    # Extra fields, walked as ZipInfo._decodeExtra (3.12) walks them: a field running past the
-    # extra is an unreadable directory; ZIP64 fields give the sizes and offset saturated in the
-    # record; Unicode Path fields (0x7075) name the entry when they match its name's CRC.
+def _read_extras(data: bytes, starts: array[int], fields: _Fields, raws: list[bytes]) -> dict[int, str]:
+    """Extra fields, walked as ZipInfo._decodeExtra (3.12) walks them: a field running past the
+    extra is an unreadable directory; ZIP64 fields give the sizes and offset saturated in the
+    record (set in `fields`); Unicode Path fields (0x7075) name the entry when they match its name's
+    CRC: those names are returned, by entry."""
+    sizes, compressed_sizes, offsets = fields.sizes, fields.compressed_sizes, fields.offsets
     header = _EXTRA_HEADER.unpack_from
     u64 = _U64.unpack_from
     length = len(data)
     unicode_fields: list[tuple[int, int, int]] = []
-    for i in _walk_extras(data, starts, name_lengths, extra_lengths, sizes, compressed_sizes, offsets):
-        position = starts[i] + 46 + name_lengths[i]
-        end = min(position + extra_lengths[i], length)
-        while position + 4 <= end:
+    for i in _walk_extras(data, starts, fields):
+        position = starts[i] + _CD_FIXED + fields.name_lengths[i]
+        end = min(position + fields.extra_lengths[i], length)
+        while position + _EXTRA_HEADER.size <= end:
             kind, field_length = header(data, position)
-            body = position + 4
+            body = position + _EXTRA_HEADER.size
             position = body + field_length
             if position > end:
                 raise _Unreadable(f"Corrupt extra field {kind:04x} (size={field_length})")
             if kind == _ZIP64_EXTRA:
-                if sizes[i] in (0xFFFF_FFFF, 0xFFFF_FFFF_FFFF_FFFF):
+                if sizes[i] in (_SATURATED_32, _SATURATED_64):
                     if body + 8 > position:
                         raise _Unreadable("Corrupt zip64 extra field. File size not found.")
                     sizes[i] = u64(data, body)[0]
                     body += 8
-                if compressed_sizes[i] == 0xFFFF_FFFF:
+                if compressed_sizes[i] == _SATURATED_32:
                     if body + 8 > position:
                         raise _Unreadable("Corrupt zip64 extra field. Compress size not found.")
                     compressed_sizes[i] = u64(data, body)[0]
                     body += 8
-                if offsets[i] == 0xFFFF_FFFF:
+                if offsets[i] == _SATURATED_32:
                     if body + 8 > position:
                         raise _Unreadable("Corrupt zip64 extra field. Header offset not found.")
                     offsets[i] = u64(data, body)[0]
@@ -379,36 +467,36 @@ def _parse(data: bytes, size: int, directory_offset: int, prepended: int, archiv
                 unicode_fields.append((i, body, position))
     unicode_names: dict[int, str] = {}
     for i, body, end in unicode_fields:
-        if end - body < 5:
+        if end - body < _UNICODE_PATH.size:
             raise _Unreadable("Corrupt unicode path extra field (0x7075)")
         version, name_crc = _UNICODE_PATH.unpack_from(data, body)
         if version == 1 and name_crc == zlib.crc32(raws[i]):
             try:
-                unicode_name = data[body + 5 : end].decode("utf-8")
+                unicode_name = data[body + _UNICODE_PATH.size : end].decode("utf-8")
             except UnicodeDecodeError as error:
                 raise _Unreadable("Corrupt unicode path extra field (0x7075): invalid utf-8 bytes") from error
             if unicode_name:
                 unicode_names[i] = unicode_name
-    if prepended:
-        offsets = array("Q", [offset + prepended for offset in offsets])
-    del starts, extra_lengths, name_lengths
+    return unicode_names
 
-    # Entries whose name needs more than "its bytes as ASCII": the rules of `_entry_name`.
+
+def _extracted_names(
+    raws: list[bytes], names: list[str], fields: _Fields, unicode_names: dict[int, str]
+) -> tuple[list[str], dict[int, bytes], list[ArchiveNotice]]:
+    """Each entry's name as unzip extracts it (the rules of `_entry_name`), the raw bytes of the names
+    that differ from their UTF-8, and the warnings about names (Windows backslashes)."""
     raw_overrides: dict[int, bytes] = {}
     backslashed: list[str] = []
     if unicode_names or not _plain(b"".join(raws)):
         for i, raw in enumerate(raws):
             if i in unicode_names or not _plain(raw):
-                name, filename = _entry_name(raw, names[i], flags_of[i], unicode_names.get(i))
-                if systems[i] in _WINDOWS_HOSTS and "\\" in filename:
+                name, filename = _entry_name(raw, names[i], fields.flags[i], unicode_names.get(i))
+                if fields.systems[i] in _WINDOWS_HOSTS and "\\" in filename:
                     backslashed.append(filename)
                     name = name.replace("\\", "/")
                 names[i] = name
                 if name.encode("utf-8") != raw:
                     raw_overrides[i] = raw
-    del raws
-
-    duplicates = _duplicates(names)
     notices = []
     if backslashed:
         # One warning for the archive: it is how its zipper works, not something about one file.
@@ -419,39 +507,14 @@ def _parse(data: bytes, size: int, directory_offset: int, prepended: int, archiv
                 f"APPNOTE 4.4.17 requires (e.g. {backslashed[0]!r}); read as slashes, as unzip does",
             )
         )
+    return names, raw_overrides, notices
 
-    # Sorted by local-header offset, ties in directory order (sorted() is stable).
-    if not all(map(operator.le, offsets, itertools.islice(offsets, 1, None))):
-        order = sorted(range(count), key=offsets.__getitem__)
-        offsets = array("Q", [offsets[i] for i in order])
-        compressed_sizes = array("Q", [compressed_sizes[i] for i in order])
-        sizes = array("Q", [sizes[i] for i in order])
-        crcs = array("I", [crcs[i] for i in order])
-        flags_of = array("H", [flags_of[i] for i in order])
-        methods = array("H", [methods[i] for i in order])
-        systems = array("B", [systems[i] for i in order])
-        names = [names[i] for i in order]
-        where = {old: new for new, old in enumerate(order) if old in raw_overrides}
-        raw_overrides = {where[old]: raw for old, raw in raw_overrides.items()}
-        del order
-    return MemberIndex(
-        archive_size,
-        directory_offset,
-        size,
-        0,
-        offsets,
-        _next_offsets(offsets, directory_offset),
-        compressed_sizes,
-        sizes,
-        crcs,
-        flags_of,
-        methods,
-        systems,
-        names,
-        raw_overrides,
-        duplicates,
-        notices,
-    )
+
+def _offset_order(offsets: array[int]) -> list[int] | None:
+    """The entries' order by local-header offset (stable), or None when they are in it already."""
+    if all(map(operator.le, offsets, itertools.islice(offsets, 1, None))):
+        return None
+    return sorted(range(len(offsets)), key=offsets.__getitem__)
 
 
 def _record_starts(data: bytes, size: int) -> array[int]:
@@ -465,57 +528,54 @@ def _record_starts(data: bytes, size: int) -> array[int]:
         if position + _CENTRAL.size > length:
             raise _Unreadable("Truncated central directory")
         add(position)
-        name_length, extra_length, comment_length = lengths(data, position + 28)
+        name_length, extra_length, comment_length = lengths(data, position + _CD_FILENAME_LENGTH)
         position += _CENTRAL.size + name_length + extra_length + comment_length
     return starts
 
 
-def _walk_extras(
-    data: bytes,
-    starts: array[int],
-    name_lengths: array[int],
-    extra_lengths: array[int],
-    sizes: array[int],
-    compressed_sizes: array[int],
-    offsets: array[int],
-) -> list[int]:
+def _walk_extras(data: bytes, starts: array[int], fields: _Fields) -> list[int]:
     """The entries whose extra fields need walking one by one; the others are done here, together.
 
     Done together: an extra that is one field, wholly there, of a kind that changes nothing
     (timestamps, Unix ids...), or a ZIP64 field holding just the local header offset, the record's
     being saturated: what zippers write for every entry past 4 GiB.
     """
+    name_lengths, extra_lengths = fields.name_lengths, fields.extra_lengths
+    sizes, compressed_sizes, offsets = fields.sizes, fields.compressed_sizes, fields.offsets
     length = len(data)
+    head = _EXTRA_HEADER.size
+    # Where the first extra field's body begins, past the record, its name and the field's header.
+    body_at = _CD_FIXED + head
     # Extras of at least one field header, whose header is in the data (else: walked, and refused).
-    walk = [i for i, extra_length in enumerate(extra_lengths) if 0 < extra_length < 4]
+    walk = [i for i, extra_length in enumerate(extra_lengths) if 0 < extra_length < head]
     with_extra = [
         i
         for i, extra_length in enumerate(extra_lengths)
-        if extra_length >= 4 and starts[i] + 50 + name_lengths[i] <= length
+        if extra_length >= head and starts[i] + body_at + name_lengths[i] <= length
     ]
     walk += [
         i
         for i, extra_length in enumerate(extra_lengths)
-        if extra_length >= 4 and starts[i] + 50 + name_lengths[i] > length
+        if extra_length >= head and starts[i] + body_at + name_lengths[i] > length
     ]
     if not with_extra:
         return walk
-    at = [starts[i] + 46 + name_lengths[i] for i in with_extra]
-    heads = array("H", b"".join([data[a : a + 4] for a in at]))
+    at = [starts[i] + _CD_FIXED + name_lengths[i] for i in with_extra]
+    heads = array("H", b"".join([data[a : a + head] for a in at]))
     del at
     if sys.byteorder == "big":
         heads.byteswap()
     u64 = _U64.unpack_from
     for i, kind, field_length in zip(with_extra, heads[0::2], heads[1::2], strict=True):
-        body = starts[i] + 50 + name_lengths[i]
-        if field_length + 4 != extra_lengths[i] or body + field_length > length:
+        body = starts[i] + body_at + name_lengths[i]
+        if field_length + head != extra_lengths[i] or body + field_length > length:
             walk.append(i)
         elif kind == _ZIP64_EXTRA:
             if (
-                offsets[i] == 0xFFFF_FFFF
+                offsets[i] == _SATURATED_32
                 and field_length >= 8
-                and sizes[i] != 0xFFFF_FFFF
-                and compressed_sizes[i] != 0xFFFF_FFFF
+                and sizes[i] != _SATURATED_32
+                and compressed_sizes[i] != _SATURATED_32
             ):
                 offsets[i] = u64(data, body)[0]
             else:
@@ -534,7 +594,7 @@ def _column(fixed: memoryview, count: int, typecode: str, at: int, width: int) -
     """Bytes [at, at + width) of each of `count` fixed 46-byte records, as numbers (little-endian)."""
     out = bytearray(width * count)
     for k in range(width):
-        out[k::width] = fixed[at + k :: _CENTRAL.size].tobytes()
+        out[k::width] = fixed[at + k :: _CD_FIXED].tobytes()
     values = array(typecode, out)
     if sys.byteorder == "big":
         values.byteswap()

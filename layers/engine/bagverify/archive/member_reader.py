@@ -34,8 +34,14 @@ SMALL_MEMBER_BYTES = 256 * 1024
 # Bytes `read_small` reads past a local header's name, for its extra field, with the data.
 _EXTRA_ROOM = 64
 
+# Local file header (APPNOTE 4.3.7): signature, version needed, flags, method, time, date, CRC-32,
+# compressed and uncompressed sizes, name and extra field lengths; the indices read, named as
+# zipfile names them (_FH_*).
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 _LOCAL_SIGNATURE = b"PK\x03\x04"
+_FH_COMPRESSION_METHOD = 3
+_FH_FILENAME_LENGTH = 9
+_FH_EXTRA_FIELD_LENGTH = 10
 _FLAG_ENCRYPTED = 0x1
 _FLAG_PATCHED_DATA = 0x20
 _FLAG_STRONG_ENCRYPTION = 0x40
@@ -136,7 +142,8 @@ class MemberReader:
         if len(header) < _LOCAL_HEADER.size or not header.startswith(_LOCAL_SIGNATURE):
             raise _corrupt(member, f"no local header at offset {member.header_offset:,}")
         fields = _LOCAL_HEADER.unpack_from(header)
-        method, name_length, extra_length = int(fields[3]), int(fields[9]), int(fields[10])
+        method = int(fields[_FH_COMPRESSION_METHOD])
+        name_length, extra_length = int(fields[_FH_FILENAME_LENGTH]), int(fields[_FH_EXTRA_FIELD_LENGTH])
         if name_length != len(raw_name) or header[_LOCAL_HEADER.size : name_end] != raw_name:
             local_name = self._read_at(member.header_offset + _LOCAL_HEADER.size, name_length)
             raise _corrupt(member, f"its local header names {local_name!r}, the directory {raw_name!r}")

@@ -9,7 +9,8 @@ member for the shards.
 Shards are contiguous runs of positions in offset order, so each reads one byte range of the
 archive once, front to back. They are cut by estimated work, not bytes: a member costs its
 uncompressed size times its method's factor (bzip2 inflates ~6x slower than deflate), plus a
-fixed cost per member (headers, one more object of each digest). See README "Large bags".
+fixed cost per member (headers, one more object of each digest). See docs/large-bags.md, "Sizing,
+time and cost".
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from bagverify.archive import ArchiveFault
+from bagverify.archive.decoders import BZIP2, DEFLATE64, LZMA
 from bagverify.archive.member_index import MemberIndex, read_member_index
 from bagverify.bag.checks import PARSED_TAG_FILES, Findings
 from bagverify.bag.layout import (
@@ -42,7 +44,7 @@ GB = 1000**3
 # Verification throughput of one Lambda (1,769 MB, one vCPU, arm64) assumed for sizing, in
 # deflate-equivalent uncompressed bytes per second. Measured with the engine on one core of this
 # machine (2-core EPYC, `taskset -c 1`, sha256 + sha512, CRC-32, ISA-L inflate): 337 MB/s on
-# random data, 206 MB/s on deflated log text (README "Large bags"); 100 MB/s leaves room for a
+# random data, 206 MB/s on deflated log text (docs/large-bags.md); 100 MB/s leaves room for a
 # slower vCPU, a busy S3 and bags with more manifests.
 ASSUMED_BYTES_PER_SECOND = 100 * 1000**2
 # A shard is sized to finish in half of Lambda's 900 s at that rate: 45 GB at most.
@@ -57,7 +59,7 @@ DEFAULT_CONCURRENCY = 40
 # files), taken as 60 µs on Lambda: 6 KB at the assumed rate.
 MEMBER_WORK_BYTES = 6_000
 # Inflate cost relative to deflate (ISA-L), per method; others (stored) cost only their digests.
-METHOD_FACTORS = {9: 1.5, 12: 6.0, 14: 3.0}
+METHOD_FACTORS = {DEFLATE64: 1.5, BZIP2: 6.0, LZMA: 3.0}
 
 # Marks: what each position of the index is for.
 SKIP = 0  # a directory, outside the bag root, or a duplicated name's earlier entry
