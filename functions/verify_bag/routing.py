@@ -1,4 +1,4 @@
-"""Uploads too large for one invocation go to the distributed state machine (README "Large bags").
+"""Uploads too large for one invocation go to the distributed state machine (docs/large-bags.md).
 
 VerifyBagFunction verifies what an S3 upload notification (or an EventBridge Object Created event)
 names in one invocation, which cannot finish a bag past ~80 GB in Lambda's 15 minutes. An upload

@@ -169,21 +169,3 @@ def test_a_report_that_cannot_be_written_does_not_stop_the_message(  # type: ign
     assert envelope["Message"]["problem_count"] == 3_000
     assert envelope["Message"]["problems_truncated"] is True
     assert "report" not in envelope["Message"]
-
-
-def test_the_readme_documents_every_message_field_and_metric() -> None:
-    readme = (MESSAGE_SCHEMA.parent.parent / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## The SNS message") :]
-    schema = json.loads(MESSAGE_SCHEMA.read_text(encoding="utf-8"))
-    for name in schema["properties"]:
-        assert f"`{name}`" in section, f"README's SNS message section does not list `{name}`"
-    assert "schemas/verdict-message.schema.json" in section
-    for metric in (
-        "BagsVerified",
-        "BagsInvalid",
-        "BagsErrored",
-        "BytesVerified",
-        "GetRequests",
-        "VerificationSeconds",
-    ):
-        assert f"`{metric}`" in readme, f"README does not document the metric {metric}"

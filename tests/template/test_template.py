@@ -302,7 +302,7 @@ def test_function_starts_executions_of_the_distributed_state_machine_only(templa
 def test_large_uploads_are_routed_by_a_threshold_parameter(template: dict[str, Any]) -> None:
     parameter = template["Parameters"]["DistributedThresholdBytes"]
     assert parameter["Type"] == "Number" and parameter["MinValue"] == 0
-    # 50 GB: about half of what one invocation verifies in ~850 s at 100 MB/s (README "Large bags").
+    # 50 GB: about half of what one invocation verifies in ~850 s at 100 MB/s (docs/large-bags.md).
     assert int(parameter["Default"]) == 50_000_000_000
     variables = _function(template)["Environment"]["Variables"]
     assert variables["DISTRIBUTED_STATE_MACHINE_ARN"] == {"Ref": "VerifyBagDistributedStateMachine"}

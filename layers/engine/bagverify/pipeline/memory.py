@@ -14,7 +14,7 @@ from bagverify.verdict import Kind, Problem
 
 # Of the memory a process has, the most a verification is planned to take.
 MEMORY_SHARE = 0.9
-# Measured (README "Memory of one invocation"): a million files of 22-character paths peaked at
+# Measured (docs/large-bags.md, "Memory of one invocation"): a million files of 22-character paths peaked at
 # 862 MB with one manifest and 1,264 MB with two (10^6 bytes), the interpreter's ~70 MB included.
 # Each path is held about four times (index, scan result, each manifest), each string with ~49
 # bytes of overhead.
