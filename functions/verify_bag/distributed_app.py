@@ -7,7 +7,7 @@ Three functions share this code package with VerifyBagFunction, each with its ow
 - VerifyShardFunction → `shard_handler`: one Distributed Map item (a shard), or the record of
   that shard's failure when the state machine's Catch passes one;
 - AggregateVerdictFunction → `aggregate_handler`: the verdict, delivered exactly as
-  VerifyBagFunction delivers one (app._deliver: SNS message within 256 KiB, optional full report,
+  VerifyBagFunction delivers one (delivery.deliver: SNS message within 256 KiB, optional full report,
   metrics, a result capped for Step Functions).
 
 Thin on purpose: the steps are `bagverify.pipeline.distributed`.
@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from app import MAX_RESULT_BYTES, _deliver, deadline_for, log_verdict, logger, memory_bytes, s3, tracer
+from app import deadline_for, memory_bytes
 from bagverify.pipeline.distributed import (
+    ShardItem,
     aggregate_run,
     failed_plan_verdict,
     plan_bag,
@@ -33,6 +34,7 @@ from bagverify.pipeline.distributed import (
     verify_shard,
 )
 from bagverify.pipeline.work import S3WorkStore
+from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, s3, tracer
 from event_targets import UnrecognisedEvent, targets_from_event
 
 _RUN_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -75,8 +77,9 @@ def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     store = S3WorkStore.from_description(s3, event["work"])
     if "failure" in event:
         logger.error("shard failed", extra={"shard": event["shard"], "failure": event["failure"]})
-        return record_shard_failure(event, event["failure"], store)
-    summary = verify_shard(event, store, s3, deadline=deadline_for(context.get_remaining_time_in_millis()))
+        return record_shard_failure(cast(ShardItem, event), event["failure"], store)
+    item = cast(ShardItem, event)  # one item of shards.json, as the planner wrote it
+    summary = verify_shard(item, store, s3, deadline=deadline_for(context.get_remaining_time_in_millis()))
     logger.info("shard verified", extra=summary)
     return summary
 
@@ -93,4 +96,4 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
         verdict = failed_plan_verdict(event, event.get("failure") or {})
         logger.set_correlation_id(verdict.source)
     log_verdict(verdict)
-    return _deliver(verdict, MAX_RESULT_BYTES)
+    return deliver(verdict, MAX_RESULT_BYTES)

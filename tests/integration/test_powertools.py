@@ -173,11 +173,11 @@ def test_tracer_sends_subsegments_for_s3_and_sns_without_a_daemon(aws, s3, bucke
     by_name: dict[str, list[dict[str, Any]]] = {}
     for segment in segments:
         by_name.setdefault(segment["name"], []).append(segment)
-    assert {"## lambda_handler", "## app._verify", "## app._publish", "s3", "sns"} <= set(by_name), sorted(
-        by_name
+    assert {"## lambda_handler", "## app._verify", "## delivery._publish", "s3", "sns"} <= set(by_name), (
+        sorted(by_name)
     )
     [verify] = by_name["## app._verify"]
-    [publish] = by_name["## app._publish"]
+    [publish] = by_name["## delivery._publish"]
     gets = [s for s in by_name["s3"] if s["aws"]["operation"] == "GetObject"]
     assert gets and all(get["parent_id"] == verify["id"] for get in gets), "S3 GETs are traced inside _verify"
     [sns_publish] = by_name["sns"]

@@ -620,7 +620,7 @@ def test_alarm_fires_on_the_first_occurrence(
 
 def test_custom_metric_alarms_match_what_the_function_emits(template: dict[str, Any]) -> None:
     env = _globals_env(template)
-    source = (FUNCTION_DIR / "app.py").read_text(encoding="utf-8")
+    source = "".join((FUNCTION_DIR / name).read_text(encoding="utf-8") for name in ("app.py", "delivery.py"))
     for alarm in _alarms(template):
         namespace, metric = alarm["Namespace"], alarm["MetricName"]
         if namespace.startswith("AWS/"):
@@ -628,7 +628,7 @@ def test_custom_metric_alarms_match_what_the_function_emits(template: dict[str, 
         assert namespace == env["POWERTOOLS_METRICS_NAMESPACE"]
         dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
         assert dimensions["service"] == env["POWERTOOLS_SERVICE_NAME"]
-        assert f'name="{metric}"' in source, f"app.py emits no metric {metric}"
+        assert f'name="{metric}"' in source, f"no handler emits the metric {metric}"
 
 
 def test_powertools_environment(template: dict[str, Any]) -> None:

@@ -192,6 +192,14 @@ class Verdict:
         }
 
 
+def error_verdict(
+    problem: Problem, source: str, object_info: dict[str, Any] | None = None, stats: Stats | None = None
+) -> Verdict:
+    """The verdict when the bag could not be verified at all: *error*, naming why (the one constructor
+    of such verdicts, wherever nothing was checked)."""
+    return Verdict(Status.ERROR, source, [problem], [], stats or Stats(), object_info or {})
+
+
 def decide(problems: list[Problem], error: Problem | None) -> Status:
     """An error (could not verify) outranks problems found before it happened."""
     if error is not None:

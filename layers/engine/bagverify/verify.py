@@ -19,9 +19,10 @@ every member is digested in one pass and each archive byte is read once.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 from bagverify.archive.member_reader import MemberReader
+from bagverify.archive.source import ArchiveSource
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
@@ -37,7 +38,7 @@ from bagverify.pipeline.shard import (
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
 from bagverify.sources.read_ahead import default_depth
 from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE
-from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
+from bagverify.verdict import Kind, Problem, Stats, Verdict, error_verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -52,7 +53,7 @@ __all__ = [
 
 
 def verify_archive(
-    fileobj: BinaryIO,
+    fileobj: ArchiveSource,
     source: str,
     *,
     progress: Progress | None = None,
@@ -91,7 +92,7 @@ _REMEDY = (
 
 
 def scan_in_process(
-    plan: Plan, fileobj: BinaryIO, *, progress: Progress | None = None, deadline: float | None = None
+    plan: Plan, fileobj: ArchiveSource, *, progress: Progress | None = None, deadline: float | None = None
 ) -> list[ShardResult]:
     """The plan's tag files, then its shards, one after the other from one file object.
 
@@ -141,11 +142,11 @@ def verify_s3_object(
         )
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))
-        return Verdict(decide([], _error(failure)), location.url, [_error(failure)], [], stats, object_info)
+        return error_verdict(_error(failure), location.url, object_info, stats)
     object_info.update(version_id=archive.version_id, etag=archive.etag, size=archive.size)
     with archive:
         return verify_archive(
-            archive,  # type: ignore[arg-type]
+            archive,
             location.url,
             progress=progress,
             object_info=object_info,
@@ -161,7 +162,7 @@ def verify_path(path: str, *, progress: Progress | None = None) -> Verdict:
     except OSError as failure:
         kind = Kind.NOT_FOUND if isinstance(failure, FileNotFoundError) else Kind.ACCESS_DENIED
         problem = Problem(kind, f"{path}: {failure.strerror}")
-        return Verdict(decide([], problem), path, [problem], [], Stats(), {"path": path})
+        return error_verdict(problem, path, {"path": path})
     with archive:
         return verify_archive(archive, path, progress=progress, object_info={"path": path})
 

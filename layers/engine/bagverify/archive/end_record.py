@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO
 
 from bagverify.archive.errors import ArchiveFault
+from bagverify.archive.source import ArchiveSource
 from bagverify.verdict import Kind
 
 _END = b"PK\x05\x06"
@@ -48,7 +48,7 @@ class CentralDirectory:
     prepended: int = 0
 
 
-def locate_central_directory(fileobj: BinaryIO) -> CentralDirectory:
+def locate_central_directory(fileobj: ArchiveSource) -> CentralDirectory:
     """The central directory, or ArchiveFault NOT_A_ZIP / TRUNCATED saying why there is none."""
     archive_size = fileobj.seek(0, 2)
     if archive_size == 0:
@@ -116,7 +116,7 @@ def _split(parts: int) -> ArchiveFault:
     )
 
 
-def _read_at(fileobj: BinaryIO, offset: int, length: int) -> bytes:
+def _read_at(fileobj: ArchiveSource, offset: int, length: int) -> bytes:
     if offset < 0 or length <= 0:
         return b""
     fileobj.seek(offset)

@@ -27,11 +27,12 @@ import sys
 import zlib
 from array import array
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from bagverify.archive.end_record import locate_central_directory
 from bagverify.archive.errors import ArchiveFault
 from bagverify.archive.member_reader import Member
+from bagverify.archive.source import ArchiveSource
 from bagverify.verdict import Kind
 
 # zipfile's structCentralDir: signature, versions/system, flags, method, time, date, CRC, sizes,
@@ -302,7 +303,7 @@ class EncodedIndex:
         return self.names_at + self.name_starts[start], self.names_at + self.name_starts[stop]
 
 
-def read_member_index(fileobj: BinaryIO) -> MemberIndex:
+def read_member_index(fileobj: ArchiveSource) -> MemberIndex:
     """The archive's entries, or ArchiveFault (NOT_A_ZIP, TRUNCATED, CORRUPT_DIRECTORY) saying why not.
 
     Reads the end records and then the whole directory in one read (S3RangedFile: the tail GET,

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO, NamedTuple
+from typing import NamedTuple
 
 from isal import isal_zlib
 
 from bagverify.archive.decoders import DECODERS, DEFLATED, STORED, CorruptData, inflate_whole, method_name
 from bagverify.archive.errors import ArchiveFault
+from bagverify.archive.source import ArchiveSource
 from bagverify.verdict import Kind
 
 CHUNK_SIZE = 1024 * 1024
@@ -75,7 +76,7 @@ class MemberReader:
     truncated, overlapping another); a failing source's own errors pass through unchanged.
     """
 
-    def __init__(self, fileobj: BinaryIO) -> None:
+    def __init__(self, fileobj: ArchiveSource) -> None:
         self._file = fileobj
 
     def iter_chunks(self, member: Member, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from bagverify.archive.member_index import EncodedIndex, MemberIndex
 from bagverify.archive.member_reader import MemberReader
+from bagverify.archive.source import ArchiveSource
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import (
@@ -62,7 +63,7 @@ from bagverify.pipeline.work import (
     tag_file_name,
 )
 from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
-from bagverify.verdict import Kind, Problem, Stats, Verdict, decide
+from bagverify.verdict import Kind, Problem, Verdict, error_verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -116,7 +117,7 @@ def plan_bag(
         object_info.update(version_id=archive.version_id, etag=archive.etag, size=archive.size)
         with archive:
             summary = plan_archive(
-                archive,  # type: ignore[arg-type]
+                archive,
                 store,
                 source=location.url,
                 object_info=object_info,
@@ -142,7 +143,7 @@ def plan_unrecognised(reason: str, store: WorkStore) -> dict[str, Any]:
 
 
 def plan_archive(
-    fileobj: BinaryIO,
+    fileobj: ArchiveSource,
     store: WorkStore,
     *,
     source: str,
@@ -187,6 +188,40 @@ def plan_archive(
     )
 
 
+class IndexRange(TypedDict):
+    """Where one shard's part of the encoded index lies in the work store's index object."""
+
+    records: list[int]  # [start, end) of its records
+    names: list[int]  # [start, end) of its names
+    names_base: int  # where its first name starts in the names blob
+
+
+class PinnedObject(TypedDict):
+    """The object the planner read, which every shard reads too (by version id, else by ETag)."""
+
+    bucket: str | None  # None only for an archive that is not in S3 (devtools.local_work)
+    key: str | None
+    version_id: str | None
+    etag: str | None
+
+
+class ShardItem(TypedDict):
+    """One item of shards.json: everything one Distributed Map child needs, passed by the state machine
+    to VerifyShardFunction as it is (and, with "failure" added, to the same function when it failed)."""
+
+    source: str
+    object: PinnedObject
+    work: dict[str, str]  # WorkStore.describe()
+    shard: dict[str, int]  # work.shard_to_dict
+    shards: int
+    index: IndexRange
+    root: str
+    payload_algorithms: list[str]
+    tag_algorithms: list[str]
+    archive_bytes: int
+    result: str  # the work store name its result is written to
+
+
 def write_plan(
     plan: Plan,
     store: WorkStore,
@@ -198,10 +233,15 @@ def write_plan(
 ) -> dict[str, Any]:
     """Write the shard items, then the plan (last: a plan in the store means the rest is there)."""
     ranges = [_index_ranges(encoded, shard) for shard in plan.shards] if encoded else []
-    items = [
+    items: list[ShardItem] = [
         {
             "source": plan.source,
-            "object": {key: plan.object.get(key) for key in ("bucket", "key", "version_id", "etag")},
+            "object": {
+                "bucket": plan.object.get("bucket"),
+                "key": plan.object.get("key"),
+                "version_id": plan.object.get("version_id"),
+                "etag": plan.object.get("etag"),
+            },
             "work": store.describe(),
             "shard": shard_to_dict(shard),
             "shards": len(plan.shards),
@@ -228,7 +268,7 @@ def write_plan(
     return {"shard_count": len(items)}
 
 
-def _index_ranges(encoded: EncodedIndex, shard: Shard) -> dict[str, Any]:
+def _index_ranges(encoded: EncodedIndex, shard: Shard) -> IndexRange:
     return {
         "records": list(encoded.record_range(shard.first, shard.stop)),
         "names": list(encoded.name_range(shard.first, shard.stop)),
@@ -240,7 +280,7 @@ def _index_ranges(encoded: EncodedIndex, shard: Shard) -> dict[str, Any]:
 
 
 def verify_shard(
-    item: Mapping[str, Any], store: WorkStore, client: S3Client, *, deadline: float | None = None
+    item: ShardItem, store: WorkStore, client: S3Client, *, deadline: float | None = None
 ) -> dict[str, Any]:
     """Scan one shard item's members of the bag, write its result; returns a small summary."""
     started = time.monotonic()
@@ -248,15 +288,19 @@ def verify_shard(
     plan = _shard_plan(item)
     index, marks = _read_index_slice(store, item["index"], shard.first)
     positions = [shard.first + i for i, mark in enumerate(marks) if mark == SCAN]
-    label = _label(shard, int(item["shards"]))
+    label = _label(shard, item["shards"])
     bag = item["object"]
+    bucket, key = bag["bucket"], bag["key"]
+    assert bucket is not None and key is not None, (
+        "verify_shard reads S3 objects (local ones: verify_shard_archive)"
+    )
     try:
         archive = S3RangedFile(
             client,
-            bag["bucket"],
-            bag["key"],
-            bag.get("version_id"),
-            etag=bag.get("etag"),
+            bucket,
+            key,
+            bag["version_id"],
+            etag=bag["etag"],
             tail_size=SHARD_TAIL_BYTES,
             read_ahead_end=shard.end,
             first_read=shard.start,
@@ -269,7 +313,7 @@ def verify_shard(
                 f"{plan.source} was replaced after it was planned: it no longer has the {pinned} the "
                 "planner read, and nothing of the newer object is verified by this run"
             )
-        error = Problem(failure.kind, f"{label}{said}", details=_details(shard, int(item["shards"])))
+        error = Problem(failure.kind, f"{label}{said}", details=_details(shard, item["shards"]))
         result = unverified_result(plan, index, positions, shard.number, error)
         result.get_requests = 1
     else:
@@ -277,7 +321,7 @@ def verify_shard(
             return verify_shard_archive(
                 item,
                 store,
-                archive,  # type: ignore[arg-type]
+                archive,
                 deadline=deadline,
                 started=started,
                 read=(index, marks),
@@ -287,9 +331,9 @@ def verify_shard(
 
 
 def verify_shard_archive(
-    item: Mapping[str, Any],
+    item: ShardItem,
     store: WorkStore,
-    fileobj: BinaryIO,
+    fileobj: ArchiveSource,
     *,
     deadline: float | None = None,
     started: float | None = None,
@@ -300,9 +344,7 @@ def verify_shard_archive(
     shard = shard_from_dict(item["shard"])
     index, marks = read or _read_index_slice(store, item["index"], shard.first)
     positions = sum(1 for mark in marks if mark == SCAN)
-    counter = ScanProgress(
-        positions, max(0, shard.end - shard.start), label=_label(shard, int(item["shards"]))
-    )
+    counter = ScanProgress(positions, max(0, shard.end - shard.start), label=_label(shard, item["shards"]))
     result = scan_shard(
         _shard_plan(item),
         index,
@@ -319,30 +361,28 @@ def verify_shard_archive(
             result.error.kind,
             result.error.message,
             result.error.path,
-            {**result.error.details, **_details(shard, int(item["shards"]))},
+            {**result.error.details, **_details(shard, item["shards"])},
         )
     result.seconds = round(time.monotonic() - started, 3)
     return _write_result(item, store, result)
 
 
-def _write_result(item: Mapping[str, Any], store: WorkStore, result: ShardResult) -> dict[str, Any]:
-    store.put(str(item["result"]), result_to_jsonl(result), "application/x-ndjson")
+def _write_result(item: ShardItem, store: WorkStore, result: ShardResult) -> dict[str, Any]:
+    store.put(item["result"], result_to_jsonl(result), "application/x-ndjson")
     return {
-        "shard": int(item["shard"]["number"]) + 1,
+        "shard": item["shard"]["number"] + 1,
         "files": len(result.files),
         "problems": len(result.problems),
         "error": str(result.error.kind) if result.error else None,
     }
 
 
-def record_shard_failure(
-    item: Mapping[str, Any], failure: Mapping[str, Any], store: WorkStore
-) -> dict[str, Any]:
+def record_shard_failure(item: ShardItem, failure: Mapping[str, Any], store: WorkStore) -> dict[str, Any]:
     """The shard's Lambda failed after its retries: write a result saying so, in its place."""
     shard = shard_from_dict(item["shard"])
-    shards = int(item["shards"])
+    shards = item["shards"]
     error = step_failure(f"{_label(shard, shards)}its Lambda failed", failure, _details(shard, shards))
-    store.put(str(item["result"]), failure_to_jsonl(shard.number, error), "application/x-ndjson")
+    store.put(item["result"], failure_to_jsonl(shard.number, error), "application/x-ndjson")
     return {"shard": shard.number + 1, "error": str(error.kind)}
 
 
@@ -398,10 +438,10 @@ def failed_plan_verdict(bag: Mapping[str, Any], failure: Mapping[str, Any]) -> V
     source = f"s3://{bucket}/{key}" if bucket and key else ""
     object_info = {"bucket": bucket, "key": key, "version_id": bag.get("version_id")} if source else {}
     problem = step_failure("the planner's Lambda failed", failure, {"step": "plan"})
-    return Verdict(decide([], problem), source, [problem], [], Stats(), object_info)
+    return error_verdict(problem, source, object_info)
 
 
-def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: dict[str, Any]) -> ShardResult:
+def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: IndexRange) -> ShardResult:
     label = _label(shard, len(plan.shards))
     try:
         result, header = result_from_jsonl(store.get(shard_result_name(shard.number)))
@@ -419,7 +459,7 @@ def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: dict[
 
 
 def _unverified_from_index(
-    store: WorkStore, plan: Plan, shard: Shard, index_range: dict[str, Any], error: Problem | None
+    store: WorkStore, plan: Plan, shard: Shard, index_range: IndexRange, error: Problem | None
 ) -> ShardResult:
     index, marks = _read_index_slice(store, index_range, shard.first)
     positions = [shard.first + i for i, mark in enumerate(marks) if mark == SCAN]
@@ -429,25 +469,23 @@ def _unverified_from_index(
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _shard_plan(item: Mapping[str, Any]) -> Plan:
+def _shard_plan(item: ShardItem) -> Plan:
     """What a shard needs of the plan: the bag root and the algorithms."""
     return Plan(
-        str(item["source"]),
+        item["source"],
         dict(item["object"]),
-        archive_bytes=int(item["archive_bytes"]),
-        root=str(item["root"]),
+        archive_bytes=item["archive_bytes"],
+        root=item["root"],
         payload_algorithms=list(item["payload_algorithms"]),
         tag_algorithms=list(item["tag_algorithms"]),
         listed=True,
     )
 
 
-def _read_index_slice(
-    store: WorkStore, index_range: Mapping[str, Any], first: int
-) -> tuple[MemberIndex, list[int]]:
+def _read_index_slice(store: WorkStore, index_range: IndexRange, first: int) -> tuple[MemberIndex, list[int]]:
     records = store.get(INDEX, *index_range["records"])
     names = store.get(INDEX, *index_range["names"])
-    index, marks = MemberIndex.decode_slice(first, records, names, int(index_range["names_base"]))
+    index, marks = MemberIndex.decode_slice(first, records, names, index_range["names_base"])
     return index, list(marks)
 
 

@@ -21,11 +21,12 @@ import math
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from bagverify.archive import ArchiveFault
 from bagverify.archive.decoders import BZIP2, DEFLATE64, LZMA
 from bagverify.archive.member_index import MemberIndex, read_member_index
+from bagverify.archive.source import ArchiveSource
 from bagverify.bag.checks import PARSED_TAG_FILES, Findings
 from bagverify.bag.layout import (
     PAYLOAD_DIR,
@@ -141,7 +142,7 @@ class Plan:
 
 
 def make_plan(
-    fileobj: BinaryIO,
+    fileobj: ArchiveSource,
     *,
     source: str,
     object_info: dict[str, Any] | None = None,
@@ -163,7 +164,7 @@ def make_plan(
     return plan
 
 
-def _list(fileobj: BinaryIO, plan: Plan, findings: Findings, sizing: ShardSizing) -> None:
+def _list(fileobj: ArchiveSource, plan: Plan, findings: Findings, sizing: ShardSizing) -> None:
     index = read_member_index(fileobj)
     root = ""
     # Unsafe names and macOS resource forks belong to no bag: reported, never read. Only names

@@ -1,0 +1,98 @@
+"""Delivering a verdict, the same from every handler (app.py, distributed_app.py): the log lines, the SNS
+message (within 256 KiB, with a full report in ReportBucket when the lists were cut), the metrics, and
+the result returned to Step Functions, capped to its budget.
+
+Also the Powertools objects and the clients every handler of this code package shares: made once per
+execution environment and reused across invocations.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bagverify import Status, Verdict
+from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
+from bagverify.report import write_report
+from bagverify.sources import make_s3_client
+from bagverify.verdict import problem_count
+
+logger = Logger()
+# CloudWatch EMF, printed to stdout; the namespace comes from POWERTOOLS_METRICS_NAMESPACE.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "bagverify")
+# X-Ray: patches boto3, so each S3 and SNS call is a subsegment. Disabled outside Lambda, under
+# `sam local` and with POWERTOOLS_TRACE_DISABLED=true.
+tracer = Tracer()
+s3 = make_s3_client()
+sns = boto3.client("sns")
+
+# What a handler returns (the Step Functions task result) must stay under 256 KiB as well.
+MAX_RESULT_BYTES = MAX_MESSAGE_BYTES
+
+
+def log_verdict(verdict: Verdict) -> None:
+    """One WARNING line per problem, then the INFO summary `bag <status>`."""
+    for problem in verdict.problems:
+        logger.warning("problem", extra={"problem": problem.to_dict()})
+    logger.info(
+        f"bag {verdict.status}",
+        extra={
+            "status": str(verdict.status),
+            "object": verdict.object,
+            "problem_count": problem_count(verdict.problems),
+            "warning_count": problem_count(verdict.warnings),
+            "stats": verdict.to_dict()["stats"],
+        },
+    )
+
+
+def deliver(verdict: Verdict, result_budget: int) -> dict[str, Any]:
+    """Publish the verdict, record its metrics, and return it capped to `result_budget` bytes of JSON."""
+    message = verdict_message(verdict)
+    report_bucket = os.environ.get("REPORT_BUCKET")
+    if message["problems_truncated"] and report_bucket:
+        report = _write_report(report_bucket, verdict)
+        if report:
+            message = verdict_message(verdict, report=report)
+    message_id = _publish(verdict, message)
+    logger.info("verdict published", extra={"sns_message_id": message_id, "report": message.get("report")})
+    _record_metrics(verdict)
+    full = verdict.to_dict()
+    if json_size(full) <= result_budget:
+        return full
+    # Too big for Step Functions: the message-shaped verdict, with counts, first problems and report.
+    return verdict_message(verdict, result_budget, report=message.get("report"))
+
+
+@tracer.capture_method(capture_response=False)
+def _publish(verdict: Verdict, message: dict[str, Any]) -> str:
+    return publish_verdict(sns, os.environ["TOPIC_ARN"], verdict, message)
+
+
+@tracer.capture_method(capture_response=False)
+def _write_report(bucket: str, verdict: Verdict) -> str | None:
+    try:
+        return write_report(s3, bucket, verdict)
+    except (ClientError, BotoCoreError):
+        # The message still goes out, with exact counts and the first problems.
+        logger.exception("could not write the full report", extra={"report_bucket": bucket})
+        return None
+
+
+def _record_metrics(verdict: Verdict) -> None:
+    """One EMF document per bag, with the verdict's status as dimension (besides Powertools' service)."""
+    metrics.add_dimension(name="status", value=str(verdict.status))
+    metrics.add_metric(name="BagsVerified", unit=MetricUnit.Count, value=1)
+    if verdict.status == Status.INVALID:
+        metrics.add_metric(name="BagsInvalid", unit=MetricUnit.Count, value=1)
+    elif verdict.status == Status.ERROR:
+        metrics.add_metric(name="BagsErrored", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="BytesVerified", unit=MetricUnit.Bytes, value=verdict.stats.bytes)
+    metrics.add_metric(name="GetRequests", unit=MetricUnit.Count, value=verdict.stats.get_requests)
+    metrics.add_metric(name="VerificationSeconds", unit=MetricUnit.Seconds, value=verdict.stats.seconds)
+    metrics.flush_metrics()
