@@ -131,25 +131,21 @@ def verify_s3_object(
     started = time.monotonic()
     object_info = location.object_info()
     try:
-        archive = S3RangedFile(
+        archive = S3RangedFile.open(
             client or make_s3_client(),
-            location.bucket,
-            location.key,
-            location.version_id,
-            etag=location.etag,
+            location,
             first_read=0,  # the scan starts at the first member, once the tail's directory is read
             read_ahead=default_depth(DEFAULT_PART_SIZE, memory_limit),
         )
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))
         return error_verdict(_error(failure), location.url, object_info, stats)
-    object_info.update(version_id=archive.version_id, etag=archive.etag, size=archive.size)
     with archive:
         return verify_archive(
             archive,
             location.url,
             progress=progress,
-            object_info=object_info,
+            object_info=archive.object_info,
             deadline=deadline,
             memory_limit=memory_limit,
         )

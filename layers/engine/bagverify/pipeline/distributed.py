@@ -103,24 +103,20 @@ def plan_bag(
     `aggregator_memory` (bytes): a bag of more files than that holds is not planned into shards
     (see `plan_archive`)."""
     started_at = time.time()
-    object_info = location.object_info()
     try:
         # No read-ahead: the planner reads the directory (in the tail GET, or one more GET) and a few
         # tag files, each in the part around it, not the payload behind them.
-        archive = S3RangedFile(
-            client, location.bucket, location.key, location.version_id, etag=location.etag, read_ahead=0
-        )
+        archive = S3RangedFile.open(client, location, read_ahead=0)
     except SourceError as failure:
-        plan = Plan(location.url, object_info, error=Problem(failure.kind, str(failure)))
+        plan = Plan(location.url, location.object_info(), error=Problem(failure.kind, str(failure)))
         summary = write_plan(plan, store, started_at=started_at, get_requests=1)
     else:
-        object_info.update(version_id=archive.version_id, etag=archive.etag, size=archive.size)
         with archive:
             summary = plan_archive(
                 archive,
                 store,
                 source=location.url,
-                object_info=object_info,
+                object_info=archive.object_info,
                 sizing=sizing,
                 deadline=deadline,
                 started_at=started_at,
@@ -295,12 +291,9 @@ def verify_shard(
         "verify_shard reads S3 objects (local ones: verify_shard_archive)"
     )
     try:
-        archive = S3RangedFile(
+        archive = S3RangedFile.open(
             client,
-            bucket,
-            key,
-            bag["version_id"],
-            etag=bag["etag"],
+            S3Location(bucket, key, bag["version_id"], bag["etag"]),
             tail_size=SHARD_TAIL_BYTES,
             read_ahead_end=shard.end,
             first_read=shard.start,

@@ -59,7 +59,7 @@ from bagverify.sources.errors import (
     SourceError,
     SourceUnavailable,
 )
-from bagverify.sources.location import quote_etag
+from bagverify.sources.location import S3Location, quote_etag
 from bagverify.sources.read_ahead import Part, ReadAhead, default_depth
 
 if TYPE_CHECKING:
@@ -141,6 +141,24 @@ class S3RangedFile(io.RawIOBase):
             self._pin = {"IfMatch": self.expected_etag}
         self._tail = self._open_tail(tail_size)
         self._ahead = Part(0, b"")
+
+    @classmethod
+    def open(cls, client: S3Client, location: S3Location, **options: Any) -> S3RangedFile:
+        """The object `location` names, pinned as it says (version, else the ETag it expects): the one
+        way the engine opens an S3 object. `options` are the constructor's (part and tail sizes,
+        read-ahead, where the reader starts)."""
+        return cls(client, location.bucket, location.key, location.version_id, etag=location.etag, **options)
+
+    @property
+    def object_info(self) -> dict[str, Any]:
+        """The verdict's `object`: exactly what is read (bucket, key, version id, ETag, size)."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "etag": self.etag,
+            "size": self.size,
+        }
 
     # -- io.RawIOBase -------------------------------------------------------
 
