@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import bagverify.pipeline.shard as shard
+import bagverify.pipeline.scan as scan
 
 
 @pytest.fixture(params=["whole", "streamed"])
@@ -15,5 +15,5 @@ def each_member_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyP
     of up to 256 KiB take) and streamed (`iter_chunks`, what larger ones take). Both must find the
     same faults, so the tests of broken and hostile archives run through both."""
     if request.param == "streamed":
-        monkeypatch.setattr(shard, "SMALL_MEMBER_BYTES", -1)
+        monkeypatch.setattr(scan, "SMALL_MEMBER_BYTES", -1)
     yield request.param

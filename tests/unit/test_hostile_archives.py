@@ -29,7 +29,7 @@ import pytest
 from bagverify import Kind, Status, Verdict, verify_archive
 from bagverify.archive.decoders import MAX_LZMA_DICTIONARY
 from bagverify.bag.tag_files import MAX_LINE_PROBLEMS
-from bagverify.pipeline.shard import MAX_TAG_FILE_BYTES
+from bagverify.pipeline.scan import MAX_TAG_FILE_BYTES
 from devtools.sample_bags import flip_byte, make_bag_zip
 from tests.unit.test_archive_faults import local_header, patched
 

@@ -47,7 +47,7 @@ class Kind(enum.StrEnum):
     PAYLOAD_OXUM_MISMATCH = "payload_oxum_mismatch"
     BAG_INFO_INVALID = "bag_info_invalid"
     TAG_FILE_ENCODING = "tag_file_encoding"
-    TAG_FILE_TOO_LARGE = "tag_file_too_large"  # over shard.MAX_TAG_FILE_BYTES: hashed, not parsed
+    TAG_FILE_TOO_LARGE = "tag_file_too_large"  # over scan.MAX_TAG_FILE_BYTES: hashed, not parsed
     NO_PAYLOAD_DIR = "no_payload_dir"
     UNSAFE_PATH = "unsafe_path"
     DUPLICATE_MANIFEST_ENTRY = "duplicate_manifest_entry"

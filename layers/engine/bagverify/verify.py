@@ -5,8 +5,8 @@ The data path, in the order bytes flow:
     source (S3RangedFile | local file)
       → pipeline.plan.make_plan            the central directory as a compact index, the bag root,
                                            the manifests' algorithms, one shard
-      → pipeline.shard.scan_tag_files      the tag files the checks parse, kept in memory
-      → pipeline.shard.scan_shard          every other member, in local-header offset order:
+      → pipeline.scan.scan_tag_files      the tag files the checks parse, kept in memory
+      → pipeline.scan.scan_shard          every other member, in local-header offset order:
                                            MemberReader → digests (all algorithms, one pass)
       → pipeline.aggregate.aggregate       BagContents → bag.checks.check_bag → Verdict
 
@@ -26,11 +26,11 @@ from bagverify.archive.source import ArchiveSource
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
-from bagverify.pipeline.shard import (
+from bagverify.pipeline.scan import (
     DeadlineReached,
     Progress,
     ScanProgress,
-    ShardResult,
+    ScanResult,
     scan_shard,
     scan_tag_files,
     unverified_result,
@@ -93,7 +93,7 @@ _REMEDY = (
 
 def scan_in_process(
     plan: Plan, fileobj: ArchiveSource, *, progress: Progress | None = None, deadline: float | None = None
-) -> list[ShardResult]:
+) -> list[ScanResult]:
     """The plan's tag files, then its shards, one after the other from one file object.
 
     Once a scan stops (source failure, deadline), the shards after it are not read: their members

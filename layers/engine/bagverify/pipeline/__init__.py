@@ -1,9 +1,10 @@
-"""Verification as three steps: plan → verify shard(s) → aggregate. One path for every size.
+"""Verification as three steps: plan → scan → aggregate. One path for every size.
 
 - `plan.make_plan`: the central directory (a compact `MemberIndex`, fit for a million entries),
   the bag root, the manifests and their algorithms, and shards: contiguous runs of members cut
   by estimated work. Listing problems (duplicate entries, unsupported algorithms...) are found here.
-- `shard.scan_tag_files` / `shard.scan_shard`: the members, read through
+- `scan.scan_tag_files` / `scan.scan_shard` (step 2, the scan, of the planner's tag files or of one
+  shard's byte range; its result a `ScanResult`): the members, read through
   `archive.MemberReader` and digested in one pass (`checksums.digest_chunks`). The tag files the checks parse
   (bagit.txt, bag-info.txt, fetch.txt, manifests) are read by the planner's step, the rest by the
   shards, each over its own byte range.

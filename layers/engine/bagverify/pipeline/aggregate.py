@@ -15,13 +15,13 @@ from collections.abc import Iterable, Sequence
 from bagverify.bag.checks import BagContents, Findings, check_bag
 from bagverify.checksums import DigestLayout
 from bagverify.pipeline.plan import Plan
-from bagverify.pipeline.shard import ShardResult, payload_totals
+from bagverify.pipeline.scan import ScanResult, payload_totals
 from bagverify.verdict import Problem, Stats, Verdict, decide
 
 
 def aggregate(
     plan: Plan,
-    results: Sequence[ShardResult],
+    results: Sequence[ScanResult],
     *,
     get_requests: int = 0,
     bytes_read: int = 0,
@@ -54,7 +54,7 @@ def aggregate(
     )
 
 
-def merge(plan: Plan, results: Iterable[ShardResult]) -> BagContents:
+def merge(plan: Plan, results: Iterable[ScanResult]) -> BagContents:
     """The results as one BagContents. It takes over their tag files' contents (the checks let go of
     each manifest once parsed: a million lines are ~100 MB)."""
     contents = BagContents(

@@ -37,9 +37,9 @@ from bagverify.pipeline.plan import (
     ShardSizing,
     make_plan,
 )
-from bagverify.pipeline.shard import (
+from bagverify.pipeline.scan import (
     ScanProgress,
-    ShardResult,
+    ScanResult,
     scan_shard,
     scan_tag_files,
     unverified_result,
@@ -360,7 +360,7 @@ def verify_shard_archive(
     return _write_result(item, store, result)
 
 
-def _write_result(item: ShardItem, store: WorkStore, result: ShardResult) -> dict[str, Any]:
+def _write_result(item: ShardItem, store: WorkStore, result: ScanResult) -> dict[str, Any]:
     store.put(item["result"], result_to_jsonl(result), "application/x-ndjson")
     return {
         "shard": item["shard"]["number"] + 1,
@@ -404,7 +404,7 @@ def step_failure(what: str, failure: Mapping[str, Any], details: dict[str, Any] 
 def aggregate_run(store: WorkStore, *, map_failure: Mapping[str, Any] | None = None) -> Verdict:
     """The verdict of the run in `store`: every result merged and checked, every missing one named."""
     plan, document = plan_from_json(store.get(PLAN))
-    results: list[ShardResult] = []
+    results: list[ScanResult] = []
     errors: list[Problem] = []
     if plan.listed:
         tags, header = result_from_jsonl(store.get(TAG_RESULT))
@@ -434,7 +434,7 @@ def failed_plan_verdict(bag: Mapping[str, Any], failure: Mapping[str, Any]) -> V
     return error_verdict(problem, source, object_info)
 
 
-def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: IndexRange) -> ShardResult:
+def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: IndexRange) -> ScanResult:
     label = _label(shard, len(plan.shards))
     try:
         result, header = result_from_jsonl(store.get(shard_result_name(shard.number)))
@@ -453,7 +453,7 @@ def _shard_result(store: WorkStore, plan: Plan, shard: Shard, index_range: Index
 
 def _unverified_from_index(
     store: WorkStore, plan: Plan, shard: Shard, index_range: IndexRange, error: Problem | None
-) -> ShardResult:
+) -> ScanResult:
     index, marks = _read_index_slice(store, index_range, shard.first)
     positions = [shard.first + i for i, mark in enumerate(marks) if mark == SCAN]
     return unverified_result(plan, index, positions, shard.number, error)

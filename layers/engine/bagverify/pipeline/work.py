@@ -14,7 +14,7 @@ expires them): written once each, by one step, read by the next ones.
   shard's scan: per member its path, size and digests; problems; how it ended.
 
 A result is JSON Lines: a header object (problems, warnings, error, stats), then one line per
-member: `[path, size, digests in hex]` (its algorithms' digests concatenated, as `ShardResult.files`
+member: `[path, size, digests in hex]` (its algorithms' digests concatenated, as `ScanResult.files`
 holds them; `null`: it could not be read) or, for a member not read because the scan stopped,
 `[path, size]`. A million members make ~100-200 MB of lines, read back one line at a time.
 """
@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from bagverify.bag.layout import ManifestName
 from bagverify.pipeline.plan import Plan, Shard
-from bagverify.pipeline.shard import ShardResult
+from bagverify.pipeline.scan import ScanResult
 from bagverify.verdict import Kind, Problem
 
 if TYPE_CHECKING:
@@ -214,7 +214,7 @@ def shard_from_dict(data: dict[str, Any]) -> Shard:
 # -- results -------------------------------------------------------------------------------
 
 
-def result_to_jsonl(result: ShardResult, *, tag_files: dict[str, str] | None = None) -> bytes:
+def result_to_jsonl(result: ScanResult, *, tag_files: dict[str, str] | None = None) -> bytes:
     """`tag_files`: the work-store name of each kept tag file's contents (written separately)."""
     header = {
         "shard": result.shard,
@@ -246,11 +246,11 @@ def failure_to_jsonl(shard: int, error: Problem) -> bytes:
     return (json.dumps(header, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def result_from_jsonl(data: bytes) -> tuple[ShardResult, dict[str, Any]]:
+def result_from_jsonl(data: bytes) -> tuple[ScanResult, dict[str, Any]]:
     """The result and its header (for `scanned` and `tag_files`)."""
     lines = _lines(data)
     header = json.loads(next(lines))
-    result = ShardResult(
+    result = ScanResult(
         header.get("shard"),
         problems=_problems(header.get("problems")),
         warnings=_problems(header.get("warnings")),

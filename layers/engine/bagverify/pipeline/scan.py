@@ -61,8 +61,8 @@ class ScanProgress:
 
 
 @dataclass
-class ShardResult:
-    """What one scan found. `shard` is the shard's number, or None for the planner's tag files."""
+class ScanResult:
+    """What one scan found: of a shard (`shard`, its number) or of the planner's tag files (None)."""
 
     shard: int | None
     # (path, size, digests or None when the member could not be read): the raw digests of
@@ -87,7 +87,7 @@ def scan_tag_files(
     *,
     progress: ScanProgress,
     deadline: float | None = None,
-) -> ShardResult:
+) -> ScanResult:
     """The tag files the checks parse (bagit.txt, bag-info.txt, fetch.txt, manifests), kept in memory."""
     assert plan.index is not None
     return scan_positions(
@@ -104,7 +104,7 @@ def scan_shard(
     progress: ScanProgress,
     deadline: float | None = None,
     marks: Iterable[int] | None = None,
-) -> ShardResult:
+) -> ScanResult:
     """The members of `shard` (positions [first, stop) marked SCAN), front to back.
 
     `index` holds at least those positions (the plan's, or the slice a shard read back), and
@@ -127,9 +127,9 @@ def scan_positions(
     keep: bool,
     progress: ScanProgress,
     deadline: float | None,
-) -> ShardResult:
+) -> ScanResult:
     started = time.monotonic()
-    result = ShardResult(shard)
+    result = ScanResult(shard)
     # Members that can't be read, as problems: a million of them (an encrypted archive) named in
     # full would not fit in memory; their count always does.
     unreadable = NamedProblems()
@@ -197,10 +197,10 @@ class _MemberDeadline:
 
 def unverified_result(
     plan: Plan, index: MemberIndex, positions: Iterable[int], shard: int | None, error: Problem | None
-) -> ShardResult:
+) -> ScanResult:
     """A scan that never ran (the source failed first, an earlier scan stopped, its Lambda failed):
     every member at `positions` unverified."""
-    result = ShardResult(shard, error=error)
+    result = ScanResult(shard, error=error)
     result.unverified = [(index.name(p)[len(plan.root) :], index.sizes[p - index.first]) for p in positions]
     return result
 
@@ -212,7 +212,7 @@ def _scan_member(
     algorithms: list[str],
     *,
     keep: bool,
-    result: ShardResult,
+    result: ScanResult,
     problems: NamedProblems,
     deadline: float | None = None,
     progress: ScanProgress | None = None,
@@ -280,7 +280,7 @@ def _too_large(path: str) -> str:
     return f"{path} is larger than the {MAX_TAG_FILE_BYTES:,} bytes bagverify reads a tag file into memory"
 
 
-def payload_totals(results: Iterable[ShardResult]) -> tuple[int, int]:
+def payload_totals(results: Iterable[ScanResult]) -> tuple[int, int]:
     """(files, bytes) of the payload members the scans read (readable or not)."""
     files = total = 0
     for result in results:
