@@ -150,11 +150,11 @@ class NamedProblems:
 
 
 def problem_count(problems: Iterable[Problem]) -> int:
-    """How many problems `problems` stand for: a count of those not named (NamedProblems) or not
-    listed (a tag file's, tag_files.LineProblems) counts as that many."""
+    """How many problems `problems` stand for: a count of those not named (NamedProblems, and a tag
+    file's, tag_files.LineProblems) counts as that many."""
     total = 0
     for problem in problems:
-        count = problem.details.get("not_named", problem.details.get("more"))
+        count = problem.details.get("not_named")
         total += count if isinstance(count, int) else 1
     return total
 

@@ -126,7 +126,9 @@ def quoted(text: str) -> str:
 
 
 class LineProblems:
-    """One tag file's problems (or warnings): the first MAX_LINE_PROBLEMS as found, the rest counted."""
+    """One tag file's problems (or warnings): the first MAX_LINE_PROBLEMS as found, the rest counted in
+    one more per kind, with `not_named` (the one key for "named up to a limit, the rest counted",
+    as verdict.NamedProblems; this one names its file, so NamedProblems keeps it as it is)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -150,7 +152,7 @@ class LineProblems:
                     kind,
                     f"{self.path}: {count:,} more like these ({kind}) are not listed",
                     self.path,
-                    {"more": count},
+                    {"not_named": count},
                 )
                 for kind, count in self.more.items()
             ),
