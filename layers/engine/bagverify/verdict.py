@@ -34,6 +34,11 @@ class Kind(enum.StrEnum):
     # No extractor can unpack the archive as listed: a file and a directory of one name
     PATH_CONFLICT = "path_conflict"
     DIRECTORY_WITH_DATA = "directory_with_data"  # an entry named as a directory ("x/") holding bytes
+    # Tar: a header that is not one (checksum wrong, a field or PAX record that does not parse)
+    TAR_HEADER_INVALID = "tar_header_invalid"
+    CORRUPT_STREAM = "corrupt_stream"  # a compressed tar's stream fails its own checks (CRC, ISIZE, ...)
+    # A link, device, FIFO or sparse file in a tar: not a file whose bytes the archive holds
+    SPECIAL_ENTRY = "special_entry"
     NO_BAG_ROOT = "no_bag_root"
     # Bag-level faults (invalid)
     BAGIT_TXT_INVALID = "bagit_txt_invalid"
@@ -59,6 +64,7 @@ class Kind(enum.StrEnum):
     NORMALIZATION_MISMATCH = "normalization_mismatch"
     UNLISTED_TAG_FILE = "unlisted_tag_file"
     BYTE_ORDER_MARK = "byte_order_mark"  # one a pre-1.0 bag's tag file begins with: stripped (V1, V10)
+    TRAILING_DATA = "trailing_data"  # bytes other than zeros after a tar's end-of-archive blocks
     LEGACY_RULE = "legacy_rule"  # what BagIt 0.93-0.97 allow and 1.0 does not (docs/bagit-versions.md)
     # Errors (could not verify)
     NOT_FOUND = "not_found"

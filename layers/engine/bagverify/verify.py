@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
+from bagverify.archive.tar.headers import BLOCK, looks_like_tar
+from bagverify.archive.tar.streams import MIME_TYPES, Compression, detect_compression
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
@@ -35,6 +37,7 @@ from bagverify.pipeline.scan import (
     scan_tag_files,
     unverified_result,
 )
+from bagverify.pipeline.tar_scan import TarScan
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
 from bagverify.sources.read_ahead import default_depth
 from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE
@@ -71,6 +74,9 @@ def verify_archive(
     rather than the process killed for memory after minutes of work.
     """
     started = time.monotonic()
+    tar = tar_compression(fileobj)
+    if tar is not None:
+        return verify_tar(fileobj, source, tar, object_info=object_info, deadline=deadline, started=started)
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)
     refuse_too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY)
     results = scan_in_process(plan, fileobj, progress=progress, deadline=deadline) if plan.listed else []
@@ -82,6 +88,41 @@ def verify_archive(
     )
     verdict.stats.seconds = round(time.monotonic() - started, 3)  # the checks included
     return verdict
+
+
+def verify_tar(
+    fileobj: ArchiveSource,
+    source: str,
+    compression: Compression,
+    *,
+    object_info: dict[str, Any] | None = None,
+    deadline: float | None = None,
+    started: float | None = None,
+) -> Verdict:
+    """Verify the tar bag readable from `fileobj` (plain or compressed): plan and scan in one pass
+    (`pipeline.tar_scan`), then the same aggregate as a ZIP's."""
+    started = time.monotonic() if started is None else started
+    plan = Plan(source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2))
+    plan.serialization = MIME_TYPES[compression]
+    result = TarScan(fileobj, plan, compression, deadline=deadline).run()
+    verdict = aggregate(plan, [result], get_requests=result.get_requests, bytes_read=result.bytes_read)
+    if not isinstance(fileobj, S3RangedFile):
+        verdict.stats.bytes_read = plan.archive_bytes
+    verdict.stats.seconds = round(time.monotonic() - started, 3)
+    return verdict
+
+
+def tar_compression(fileobj: ArchiveSource) -> Compression | None:
+    """The compression of the tar `fileobj` holds (NONE for a plain tar), or None when it is no tar
+    (a ZIP, or neither: the ZIP reader names what it is). Decided from the content, not a name."""
+    fileobj.seek(0)
+    head = fileobj.read(BLOCK)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return None
+    compression = detect_compression(head)
+    if compression is not None:
+        return compression
+    return Compression.NONE if looks_like_tar(head) else None
 
 
 # The end of a too_many_files message from one process.

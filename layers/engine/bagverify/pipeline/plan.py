@@ -19,7 +19,7 @@ import bisect
 import itertools
 import math
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,9 @@ class Plan:
     index: MemberIndex | None = None
     marks: array[int] = field(default_factory=lambda: array("B"))
     shards: list[Shard] = field(default_factory=list)
+    # What the archive is, by its content: "application/zip", or a tar's ("application/x-tar",
+    # "application/gzip", ...), as BagIt Profiles' Accept-Serialization names them.
+    serialization: str = "application/zip"
 
     @property
     def tag_positions(self) -> list[int]:
@@ -197,8 +200,8 @@ def _list(fileobj: ArchiveSource, plan: Plan, findings: Findings, sizing: ShardS
     # Manifests are at the bag root, in the order their entries come.
     manifests = [m for m in map(ManifestName.parse, at_root) if m is not None]
     plan.manifests = manifests
-    plan.payload_algorithms = _usable_algorithms([m for m in manifests if not m.is_tag], findings)
-    plan.tag_algorithms = _usable_algorithms([m for m in manifests if m.is_tag], findings)
+    plan.payload_algorithms = usable_algorithms([m for m in manifests if not m.is_tag], findings)
+    plan.tag_algorithms = usable_algorithms([m for m in manifests if m.is_tag], findings)
     parsed = {*PARSED_TAG_FILES, *(m.path for m in manifests)}
     marks = array("B", bytes(len(index)))
     for position in positions:
@@ -225,7 +228,7 @@ def _report_entries(index: MemberIndex, root: str, screened: ScreenedEntries, fi
         )
     for notice in index.notices:
         findings.warning(notice.kind, notice.message, relative(notice.name))
-    _report_path_conflicts(index, findings, relative)
+    report_path_conflicts(index.names, index.sizes, findings, relative)
     for name in screened.unsafe:
         findings.problem(
             Kind.UNSAFE_PATH,
@@ -258,16 +261,16 @@ def _report_entries(index: MemberIndex, root: str, screened: ScreenedEntries, fi
             )
 
 
-def _report_path_conflicts(
-    index: MemberIndex, findings: Findings, relative: Callable[[str | None], str | None]
+def report_path_conflicts(
+    names: list[str], sizes: Sequence[int], findings: Findings, relative: Callable[[str | None], str | None]
 ) -> None:
     """Entries no extractor can unpack as listed: a file entry `x` beside a directory `x` (a `x/`
     entry, or entries under `x/`), and a directory entry holding bytes. Verifying the file would
     prove nothing of what an unzipper leaves on disk: one of the two is lost or refused there.
 
-    Set operations over all names at once: a million-entry directory costs ~0.23 s on this machine.
+    `names`: the archive's entries, directories ending in "/"; `sizes`: their sizes. Set operations
+    over all names at once: a million-entry directory costs ~0.23 s on this machine.
     """
-    names = index.names
     directories = {name.rpartition("/")[0] for name in names}  # the parent of each entry
     directories.discard("")
     for directory in list(directories):  # and their parents: `a/b/c` makes `a/b` and `a` directories
@@ -286,18 +289,18 @@ def _report_path_conflicts(
             entries=entries,
         )
     for position in directory_entries:
-        if index.sizes[position]:
+        if sizes[position]:
             name = names[position]
             findings.problem(
                 Kind.DIRECTORY_WITH_DATA,
-                f"the archive's entry {name} is named as a directory but holds {index.sizes[position]:,} "
+                f"the archive's entry {name} is named as a directory but holds {sizes[position]:,} "
                 "bytes, which no extractor writes anywhere",
                 relative(name),
                 entry=name,
             )
 
 
-def _usable_algorithms(manifests: list[ManifestName], findings: Findings) -> list[str]:
+def usable_algorithms(manifests: list[ManifestName], findings: Findings) -> list[str]:
     usable: set[str] = set()
     for manifest in manifests:
         if hashlib_name(manifest.algorithm):
