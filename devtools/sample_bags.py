@@ -117,6 +117,32 @@ def zip_folder(
     raise ValueError(f"unknown zipper {zipper!r}")
 
 
+def make_bag_tar(
+    files: dict[str, bytes] | None = None,
+    *,
+    compression: str = "gz",
+    algorithms: Iterable[str] = ("sha256", "sha512"),
+    tamper: Tamper | None = None,
+) -> bytes:
+    """A bag made with bagit.make_bag from `files`, packed by GNU tar in name order (`data/` before
+    the manifests, as most tar bags are) under one top folder; `compression`: "", "gz", "bz2", "xz",
+    "zst"."""
+    flags = {"": [], "gz": ["-z"], "bz2": ["-j"], "xz": ["-J"], "zst": ["--zstd"]}[compression]
+    with tempfile.TemporaryDirectory(prefix="bagverify-sample-") as workdir:
+        bag_dir = Path(workdir) / "sample-bag"
+        for relative, content in (SAMPLE_FILES if files is None else files).items():
+            target = bag_dir / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        bag_dir.mkdir(exist_ok=True)
+        bagit.make_bag(str(bag_dir), {"Source-Organization": "bagverify"}, checksums=list(algorithms))
+        if tamper:
+            tamper(bag_dir)
+        out = Path(workdir) / "bag.tar"
+        subprocess.run(["tar", "--sort=name", *flags, "-cf", str(out), bag_dir.name], cwd=workdir, check=True)
+        return out.read_bytes()
+
+
 # -- the zippers -----------------------------------------------------------------------------
 
 _PYTHON_METHODS = {

@@ -32,7 +32,7 @@ import pytest
 
 from devtools.lambda_runner import ROOT, LocalContext, load_handler
 from devtools.local_aws import LocalAws
-from devtools.sample_bags import make_bag_zip
+from devtools.sample_bags import make_bag_tar, make_bag_zip
 from devtools.step_functions import DistributedMachine as Machine
 from devtools.step_functions import Execution, wait_for_execution
 from devtools.step_functions import execute as run_execution
@@ -471,3 +471,16 @@ def test_a_bag_of_more_files_than_the_aggregator_holds_is_refused_by_the_planner
     [notification] = aws.receive_notifications(topic[1])
     assert notification["Message"]["status"] == "error"
     assert notification["Message"]["problems"][0]["kind"] == "too_many_files"
+
+
+def test_a_tar_bag_is_refused_by_the_planner_as_not_shardable_and_published(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, machine
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/bag.tar.gz", Body=make_bag_tar())
+    execution = execute(aws, machine, {"bucket": bucket, "key": "incoming/bag.tar.gz"})
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "VerificationError"), execution.history
+    [problem] = execution.output["problems"]
+    assert problem["kind"] == "not_shardable" and "bagverify verify s3://" in problem["message"]
+    assert not machine.invocations["VerifyShardFunction"]
+    [notification] = aws.receive_notifications(topic[1])
+    assert notification["Message"]["problems"][0]["kind"] == "not_shardable"

@@ -130,15 +130,22 @@ def test_bucket_is_versioned_encrypted_and_private(template: dict[str, Any]) -> 
         assert block[setting] is True, f"PublicAccessBlockConfiguration.{setting} is not true"
 
 
-def test_s3_event_filters_zip_uploads_under_prefix(template: dict[str, Any]) -> None:
+BAG_SUFFIXES = {".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst"}
+
+
+def test_s3_events_filter_zip_and_tar_uploads_under_prefix(template: dict[str, Any]) -> None:
     s3_events = [e for e in _function(template).get("Events", {}).values() if e.get("Type") == "S3"]
-    assert len(s3_events) == 1, "VerifyBagFunction needs exactly one S3 event"
-    properties = s3_events[0]["Properties"]
-    assert properties["Bucket"] == {"Ref": "BagBucket"}
-    assert "s3:ObjectCreated:*" in _as_list(properties["Events"])
-    rules = {rule["Name"]: rule["Value"] for rule in properties["Filter"]["S3Key"]["Rules"]}
-    assert rules.get("suffix") == ".zip"
-    assert rules.get("prefix") == {"Ref": "BagPrefix"}
+    suffixes = set()
+    for event in s3_events:
+        properties = event["Properties"]
+        assert properties["Bucket"] == {"Ref": "BagBucket"}
+        assert "s3:ObjectCreated:*" in _as_list(properties["Events"])
+        rules = {rule["Name"]: rule["Value"] for rule in properties["Filter"]["S3Key"]["Rules"]}
+        assert rules.get("prefix") == {"Ref": "BagPrefix"}
+        suffixes.add(rules["suffix"])
+    # One rule per suffix (S3 takes one suffix a rule), none overlapping another.
+    assert suffixes == BAG_SUFFIXES and len(s3_events) == len(BAG_SUFFIXES)
+    assert not [(a, b) for a in suffixes for b in suffixes if a != b and a.endswith(b)]
     assert "BagPrefix" in template["Parameters"]
 
 

@@ -80,6 +80,8 @@ class Kind(enum.StrEnum):
     TIMEOUT = "timeout"
     # More files than one process's memory holds: not scanned (use the distributed state machine)
     TOO_MANY_FILES = "too_many_files"
+    # A tar bag past DistributedThresholdBytes: a tar can't be cut into shards (no directory)
+    NOT_SHARDABLE = "not_shardable"
     # A step of a distributed verification (planner, a shard) failed: crashed, out of memory or time
     STEP_FAILED = "step_failed"
     # The verifying (or aggregating) Lambda itself failed. Never produced here: the state machines

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
-from bagverify.archive.tar.headers import BLOCK, looks_like_tar
-from bagverify.archive.tar.streams import MIME_TYPES, Compression, detect_compression
+from bagverify.archive.tar.streams import MIME_TYPES, Compression, tar_compression
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
@@ -110,19 +109,6 @@ def verify_tar(
         verdict.stats.bytes_read = plan.archive_bytes
     verdict.stats.seconds = round(time.monotonic() - started, 3)
     return verdict
-
-
-def tar_compression(fileobj: ArchiveSource) -> Compression | None:
-    """The compression of the tar `fileobj` holds (NONE for a plain tar), or None when it is no tar
-    (a ZIP, or neither: the ZIP reader names what it is). Decided from the content, not a name."""
-    fileobj.seek(0)
-    head = fileobj.read(BLOCK)
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return None
-    compression = detect_compression(head)
-    if compression is not None:
-        return compression
-    return Compression.NONE if looks_like_tar(head) else None
 
 
 # The end of a too_many_files message from one process.

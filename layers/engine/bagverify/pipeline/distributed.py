@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from bagverify.archive.member_index import EncodedIndex, MemberIndex
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
+from bagverify.archive.tar.streams import tar_compression
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import (
@@ -138,6 +139,14 @@ def plan_unrecognised(reason: str, store: WorkStore) -> dict[str, Any]:
     return write_plan(plan, store, started_at=time.time())
 
 
+_TAR_REMEDY = (
+    "a tar bag has no directory, so it cannot be cut into shards: it is read front to back by one "
+    "process, and this one is at or past DistributedThresholdBytes. Verify it with the CLI "
+    "(bagverify verify s3://bucket/key) on a machine with no time limit, or raise "
+    "DistributedThresholdBytes if one invocation (15 minutes) can read it"
+)
+
+
 def plan_archive(
     fileobj: ArchiveSource,
     store: WorkStore,
@@ -156,6 +165,15 @@ def plan_archive(
     every shard running and the aggregator then being killed for memory.
     """
     started_at = time.time() if started_at is None else started_at
+    if tar_compression(fileobj) is not None:
+        # A tar has no directory to cut into shards: it is read front to back by one process.
+        plan = Plan(
+            source,
+            object_info,
+            archive_bytes=fileobj.seek(0, 2),
+            error=Problem(Kind.NOT_SHARDABLE, _TAR_REMEDY),
+        )
+        return write_plan(plan, store, started_at=started_at)
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
     refuse_too_many_files(
         plan, aggregator_memory, holder="the aggregating function", remedy=_AGGREGATOR_REMEDY

@@ -22,6 +22,7 @@ from typing import Any, Protocol, cast
 from isal import igzip, isal_zlib
 
 from bagverify.archive.source import ArchiveSource
+from bagverify.archive.tar.headers import BLOCK, looks_like_tar
 
 
 class Compression(enum.StrEnum):
@@ -66,6 +67,19 @@ def detect_compression(head: bytes) -> Compression | None:
         if head.startswith(magic):
             return compression
     return None
+
+
+def tar_compression(fileobj: ArchiveSource) -> Compression | None:
+    """The compression of the tar `fileobj` holds (NONE for a plain tar), or None when it is no tar
+    (a ZIP, or neither: the ZIP reader names what it is). Decided from the content, not a name."""
+    fileobj.seek(0)
+    head = fileobj.read(BLOCK)
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return None
+    compression = detect_compression(head)
+    if compression is not None:
+        return compression
+    return Compression.NONE if looks_like_tar(head) else None
 
 
 def open_decompressed(source: ArchiveSource, compression: Compression) -> Readable:
