@@ -32,7 +32,7 @@ import signal
 import struct
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bagverify import Kind, Problem, Status, Verdict, verify_archive
+from bagverify.archive.tar.headers import HeaderError, parse_header, parse_pax_records
 from bagverify.bag.tag_files import (
     _numbered_lines,
     decode_tag_file,
@@ -52,7 +53,7 @@ from bagverify.bag.tag_files import (
     split_lines,
 )
 from bagverify.notify import verdict_message
-from devtools.sample_bags import make_bag_zip
+from devtools.sample_bags import make_bag_tar, make_bag_zip
 
 CI_EXAMPLES = 200
 EXAMPLES = int(os.environ.get("BAGVERIFY_FUZZ_EXAMPLES", CI_EXAMPLES))
@@ -476,3 +477,91 @@ def encoding_problem(result: tuple[str | None, list[Problem], list[Problem]]) ->
 def test_fuzz_regressions(finding: str, call: Callable[[], bool]) -> None:
     with watchdog():
         assert call(), finding
+
+
+# -- (d) tar: the header and PAX parsers, and whole mutated tars ---------------------------------
+
+
+@fuzz
+@given(st.binary(min_size=512, max_size=512))
+def test_fuzz_parse_tar_header(block: bytes) -> None:
+    with watchdog():
+        try:
+            header = parse_header(block)
+        except HeaderError:
+            return
+    assert header.size >= 0 and isinstance(header.name, str)
+
+
+def _with_checksum(block: bytearray) -> bytes:
+    """`block` with its checksum field made right, so the parser looks past it."""
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\x00 " % sum(block)
+    return bytes(block)
+
+
+@fuzz
+@given(st.binary(min_size=512, max_size=512), st.sampled_from([b"0", b"5", b"x", b"g", b"L", b"2", b"S"]))
+def test_fuzz_tar_header_whose_checksum_holds(block: bytes, flag: bytes) -> None:
+    data = bytearray(block)
+    data[156:157] = flag
+    with watchdog(), suppress(HeaderError):
+        parse_header(_with_checksum(data))
+
+
+@fuzz
+@given(
+    st.one_of(
+        st.binary(max_size=600),
+        st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40), st.integers(-3, 3))).map(
+            lambda records: b"".join(
+                b"%d %s=%s\n" % (len(k.encode()) + len(v.encode()) + 4 + delta, k.encode(), v.encode())
+                for k, v, delta in records
+            )
+        ),
+    )
+)
+def test_fuzz_parse_pax_records(data: bytes) -> None:
+    with watchdog():
+        try:
+            records = parse_pax_records(data)
+        except HeaderError:
+            return
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in records.items())
+
+
+@functools.cache
+def base_tar(compression: str) -> bytes:
+    return make_bag_tar(FILES, compression=compression, algorithms=["sha256"])
+
+
+@st.composite
+def mutated_tars(draw: st.DrawFn) -> bytes:
+    data = bytearray(base_tar(draw(st.sampled_from(["", "gz", "xz"]))))
+    for _ in range(draw(st.integers(1, 4))):
+        if not data:
+            break
+        operation = draw(st.sampled_from(["flip", "truncate", "insert", "delete", "header"]))
+        at = draw(st.integers(0, len(data) - 1))
+        if operation == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif operation == "truncate":
+            del data[at:]
+        elif operation == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=64))
+        elif operation == "delete":
+            del data[at : at + draw(st.integers(1, 64))]
+        else:  # a header field of a plain tar, its checksum made right: size, type, name
+            start = draw(st.integers(0, max(0, len(data) // 512 - 1))) * 512
+            block = bytearray(data[start : start + 512])
+            if len(block) == 512:
+                offset, width = draw(st.sampled_from([(124, 12), (156, 1), (0, 100), (345, 155)]))
+                block[offset : offset + width] = draw(st.binary(min_size=width, max_size=width))
+                data[start : start + 512] = _with_checksum(block)
+    return bytes(data)
+
+
+@fuzz
+@given(mutated_tars())
+def test_fuzz_mutated_tars(archive: bytes) -> None:
+    verify(archive)

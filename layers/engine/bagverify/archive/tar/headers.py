@@ -106,10 +106,10 @@ def parse_header(block: bytes) -> Header:
     if magic == USTAR_MAGIC and (prefix := _text_bytes(block, _PREFIX)):
         raw_name = prefix + b"/" + raw_name
     return Header(
-        name=_decode(raw_name),
+        name=decode_name(raw_name),
         size=size,
         typeflag=block[_TYPEFLAG : _TYPEFLAG + 1],
-        linkname=_decode(_text_bytes(block, _LINKNAME)),
+        linkname=decode_name(_text_bytes(block, _LINKNAME)),
         raw_name=raw_name,
     )
 
@@ -148,7 +148,7 @@ def parse_pax_records(data: bytes) -> dict[str, str]:
         key, equals, value = data[space + 1 : end - 1].partition(b"=")
         if not equals or not key:
             raise HeaderError(f"PAX record at byte {position} is not key=value")
-        records[_decode(key)] = _decode(value)
+        records[decode_name(key)] = decode_name(value)
         position = end
     return records
 
@@ -167,7 +167,11 @@ def _text_bytes(block: bytes, spec: tuple[int, int]) -> bytes:
     return _field(block, spec).split(b"\x00", 1)[0]
 
 
-def _decode(raw: bytes) -> str:
-    """Names as GNU tar and bsdtar extract them in a UTF-8 locale; bytes that are not UTF-8 kept as
-    surrogates (so a name is never silently changed into another)."""
-    return raw.decode("utf-8", "surrogateescape")
+def decode_name(raw: bytes) -> str:
+    """A name as text: UTF-8 (what GNU tar and bsdtar write in a UTF-8 locale, and PAX requires), else
+    Latin-1, which maps every byte (a name an older tar wrote in a single-byte encoding; a bag that
+    lists it declares such an encoding too). Never lone surrogates, which no message could carry."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

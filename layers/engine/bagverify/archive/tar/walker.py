@@ -29,6 +29,7 @@ from bagverify.archive.tar.headers import (
     REGULAR,
     SPECIAL,
     HeaderError,
+    decode_name,
     is_zero_block,
     padded,
     parse_header,
@@ -103,9 +104,9 @@ class TarWalker:
                             f"the PAX extended header at byte {offset:,} is invalid: {error}",
                         ) from error
                 elif flag == GNU_LONG_NAME:
-                    long_name = metadata.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+                    long_name = decode_name(metadata.split(b"\x00", 1)[0])
                 elif flag == GNU_LONG_LINK:
-                    long_link = metadata.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+                    long_link = decode_name(metadata.split(b"\x00", 1)[0])
                 continue  # a global header's records change nothing bagverify checks
             name = pax.get(PAX_PATH, long_name if long_name is not None else header.name)
             size = header.size
