@@ -6,7 +6,8 @@ Starts moto's server on 127.0.0.1, builds a bag with bagit-python, zips it, uplo
 to the bucket and key named in events/s3-put.json, runs the handler named in
 template.yaml on that event (as `sam local invoke -e events/s3-put.json` would), and
 prints the verdict and the SNS message read back from a subscribed SQS queue. Then the
-same for a copy with one payload byte flipped: invalid, naming the file.
+same for a copy with one payload byte flipped: invalid, naming the file. Then the sample bag as a
+.tar.gz (packed by GNU tar), through the same handler and event shape: valid.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from devtools.lambda_runner import LocalContext, function_environment, load_handler  # noqa: E402
 from devtools.local_aws import LocalAws  # noqa: E402
-from devtools.sample_bags import flip_byte, make_bag_zip  # noqa: E402
+from devtools.sample_bags import flip_byte, make_bag_tar, make_bag_zip  # noqa: E402
 
 EVENT_FILE = ROOT / "events" / "s3-put.json"
 
@@ -47,6 +48,7 @@ def main() -> int:
                 key.replace(".zip", "-corrupted.zip"),
                 make_bag_zip(tamper=flip_byte("data/images/scan-0001.tif", 1000)),
             ),
+            ("sample bag as a .tar.gz (GNU tar)", key.replace(".zip", ".tar.gz"), make_bag_tar()),
         ]
         statuses = []
         for title, case_key, archive in cases:
@@ -72,8 +74,8 @@ def main() -> int:
                     )
                 )
             statuses.append(verdict["status"])
-        print(f"\nverdicts: {statuses} (expected ['valid', 'invalid'])")
-        return 0 if statuses == ["valid", "invalid"] else 1
+        print(f"\nverdicts: {statuses} (expected ['valid', 'invalid', 'valid'])")
+        return 0 if statuses == ["valid", "invalid", "valid"] else 1
 
 
 if __name__ == "__main__":
