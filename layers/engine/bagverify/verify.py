@@ -73,7 +73,15 @@ def verify_archive(
     rather than the process killed for memory after minutes of work.
     """
     started = time.monotonic()
-    tar = tar_compression(fileobj)
+    try:
+        tar = tar_compression(fileobj)
+    except SourceError as failure:  # the first bytes could not be read: nothing is known of the bag
+        stats = Stats(
+            get_requests=int(getattr(fileobj, "get_requests", 0)),
+            bytes_read=int(getattr(fileobj, "bytes_received", 0)),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return error_verdict(_error(failure), source, object_info, stats)
     if tar is not None:
         return verify_tar(fileobj, source, tar, object_info=object_info, deadline=deadline, started=started)
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)

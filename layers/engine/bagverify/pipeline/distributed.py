@@ -165,7 +165,13 @@ def plan_archive(
     every shard running and the aggregator then being killed for memory.
     """
     started_at = time.time() if started_at is None else started_at
-    if tar_compression(fileobj) is not None:
+    try:
+        is_tar = tar_compression(fileobj) is not None
+    except SourceError as failure:
+        return write_plan(
+            Plan(source, object_info, error=Problem(failure.kind, str(failure))), store, started_at=started_at
+        )
+    if is_tar:
         # A tar has no directory to cut into shards: it is read front to back by one process.
         plan = Plan(
             source,

@@ -69,9 +69,20 @@ def detect_compression(head: bytes) -> Compression | None:
     return None
 
 
+# A ZIP's end of central directory record without a comment (APPNOTE 4.3.16).
+_END_RECORD_SIZE = 22
+
+
 def tar_compression(fileobj: ArchiveSource) -> Compression | None:
     """The compression of the tar `fileobj` holds (NONE for a plain tar), or None when it is no tar
     (a ZIP, or neither: the ZIP reader names what it is). Decided from the content, not a name."""
+    # Most ZIPs end with their end record (no comment): told from the tail, which S3RangedFile
+    # holds already, without waiting for the first part (which planning does not need).
+    size = fileobj.seek(0, 2)
+    if size >= _END_RECORD_SIZE:
+        fileobj.seek(size - _END_RECORD_SIZE)
+        if fileobj.read(4) == b"PK\x05\x06":
+            return None
     fileobj.seek(0)
     head = fileobj.read(BLOCK)
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
