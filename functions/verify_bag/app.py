@@ -17,7 +17,7 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bagverify import Kind, Problem, S3Location, Status, Verdict, verify_s3_object
+from bagverify import Kind, Problem, Status, Verdict, verify_s3_object
 from bagverify.verdict import error_verdict
 from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, s3, tracer
 from event_targets import Target, UnrecognisedEvent, event_targets
@@ -55,7 +55,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             results.append(routed[index])
             continue
         logger.set_correlation_id(target.location.url)
-        verdict = _verify(target.location, deadline, memory_limit)
+        verdict = _verify(target, deadline, memory_limit)
         if _has_too_many_files(verdict) and routing.can_route(target):
             # Small in bytes but too many files for this function's memory (known once the central
             # directory is read): an upload goes to the distributed machine after all.
@@ -91,8 +91,10 @@ def deadline_for(remaining_ms: int, now: float | None = None) -> float:
 
 
 @tracer.capture_method(capture_response=False)
-def _verify(target: S3Location, deadline: float, memory_limit: int | None) -> Verdict:
-    return verify_s3_object(target, s3, deadline=deadline, memory_limit=memory_limit)
+def _verify(target: Target, deadline: float, memory_limit: int | None) -> Verdict:
+    return verify_s3_object(
+        target.location, s3, deadline=deadline, memory_limit=memory_limit, mode=target.mode
+    )
 
 
 @tracer.capture_method(capture_response=False)

@@ -43,6 +43,7 @@ def log_verdict(verdict: Verdict) -> None:
         f"bag {verdict.status}",
         extra={
             "status": str(verdict.status),
+            "mode": str(verdict.mode),
             "object": verdict.object,
             "problem_count": problem_count(verdict.problems),
             "warning_count": problem_count(verdict.warnings),
@@ -95,4 +96,6 @@ def _record_metrics(verdict: Verdict) -> None:
     metrics.add_metric(name="BytesVerified", unit=MetricUnit.Bytes, value=verdict.stats.bytes)
     metrics.add_metric(name="GetRequests", unit=MetricUnit.Count, value=verdict.stats.get_requests)
     metrics.add_metric(name="VerificationSeconds", unit=MetricUnit.Seconds, value=verdict.stats.seconds)
+    # A property of the EMF document, not a dimension: the alarms' dimensions stay (status, service).
+    metrics.add_metadata(key="mode", value=str(verdict.mode))
     metrics.flush_metrics()

@@ -34,6 +34,7 @@ from bagverify.pipeline.distributed import (
     verify_shard,
 )
 from bagverify.pipeline.work import S3WorkStore
+from bagverify.verdict import Mode
 from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, s3, tracer
 from event_targets import UnrecognisedEvent, targets_from_event
 
@@ -64,6 +65,7 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         sizing=sizing,
         deadline=deadline_for(context.get_remaining_time_in_millis()),
         aggregator_memory=memory_bytes(os.environ.get("AGGREGATOR_MEMORY_MB")),
+        mode=Mode(bag["mode"]) if isinstance(bag, dict) and bag.get("mode") in set(Mode) else Mode.FULL,
     )
     logger.info("bag planned", extra={"run": run, **planned})
     return planned

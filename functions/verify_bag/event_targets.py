@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from bagverify import S3Location
+from bagverify.verdict import Mode
 
 
 class UnrecognisedEvent(ValueError):
@@ -24,6 +25,8 @@ class Target:
     uploaded: bool = False
     # The object's size in bytes as the notification states it; None when it does not (direct input).
     size: int | None = None
+    # How much to prove (direct or Step Functions input's "mode"); an upload is always verified in full.
+    mode: Mode = Mode.FULL
 
 
 def targets_from_event(event: Any) -> list[S3Location]:
@@ -68,8 +71,18 @@ def event_targets(event: Any) -> list[Target]:
     if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
         # Direct or Step Functions input: the key is taken literally, as the caller wrote it.
         version_id, etag = event.get("version_id") or None, event.get("etag") or None
-        return [Target(S3Location(event["bucket"], event["key"], version_id, etag))]
+        return [Target(S3Location(event["bucket"], event["key"], version_id, etag), mode=_mode(event))]
     return _unrecognised(event)
+
+
+def _mode(event: dict[str, Any]) -> Mode:
+    value = event.get("mode", "full")
+    try:
+        return Mode(value)
+    except ValueError:
+        raise UnrecognisedEvent(
+            f"mode must be one of {', '.join(str(mode) for mode in Mode)}, not {value!r}"
+        ) from None
 
 
 def _size(value: Any) -> int | None:

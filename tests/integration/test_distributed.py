@@ -484,3 +484,27 @@ def test_a_tar_bag_is_refused_by_the_planner_as_not_shardable_and_published(  # 
     assert not machine.invocations["VerifyShardFunction"]
     [notification] = aws.receive_notifications(topic[1])
     assert notification["Message"]["problems"][0]["kind"] == "not_shardable"
+
+
+def test_completeness_mode_through_the_distributed_machine_runs_no_shard(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, machine
+) -> None:
+    archive = corrupt_member(
+        make_bag_zip(FILES, compression="stored"), "sample-bag/data/scans/page-015.bin", at=1234
+    )
+    s3.put_object(Bucket=bucket, Key="incoming/rotten.zip", Body=archive)
+    payload = {
+        "bucket": bucket,
+        "key": "incoming/rotten.zip",
+        "shard_bytes": THREE_SHARDS,
+        "mode": "completeness",
+    }
+    execution = execute(aws, machine, payload)
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagValid"), execution.history
+    assert (
+        execution.output["mode"] == "completeness"
+    )  # complete: its bytes were not read, so not a fixity proof
+    assert (execution.output["stats"]["files"], execution.output["stats"]["bytes"]) == (30, 600_000)
+    assert not machine.invocations["VerifyShardFunction"]
+    [notification] = aws.receive_notifications(topic[1])
+    assert notification["Message"]["mode"] == "completeness"

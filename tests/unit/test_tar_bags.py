@@ -15,6 +15,7 @@ import tarfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import bagit
 import pytest
@@ -354,3 +355,34 @@ def test_header_checksum_and_pax_records() -> None:
     assert parse_pax_records(b"18 path=abc/d.txt\n11 size=42\n") == {"path": "abc/d.txt", "size": "42"}
     with pytest.raises(HeaderError):
         parse_pax_records(b"99 path=abc\n")
+
+
+class _CountingSource(io.BytesIO):
+    """A BytesIO that counts the bytes read from it."""
+
+    bytes_read = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readinto(self, buffer: Any, /) -> int:
+        count = super().readinto(buffer)
+        self.bytes_read += count
+        return count
+
+
+def test_a_plain_tars_tail_names_its_manifests_so_one_pass_reads_it(tmp_path: Path) -> None:
+    bag = tmp_path / "mybag"
+    (bag / "x").mkdir(parents=True)
+    (bag / "x" / "f.bin").write_bytes(os.urandom(300_000))
+    bagit.make_bag(str(bag), checksums=["sha1"])  # not among the algorithms digested ahead
+    data = packed(bag, tmp_path, ["tar", "--sort=name", "-cf"])  # data/ first, the manifests last
+    source = _CountingSource(data)
+    verdict = verify_archive(source, "bag.tar")
+    assert verdict.status is Status.VALID, verdict.problems
+    assert source.bytes_read < 2.2 * len(data)  # the tail peeked at, then one pass; not two
+    gzipped = _CountingSource(gzip.compress(data))  # no tail to read a compressed stream's names from
+    assert verify_archive(gzipped, "bag.tar.gz").status is Status.VALID
+    assert gzipped.bytes_read > 1.9 * len(gzipped.getvalue())  # a second pass, for sha1

@@ -1,7 +1,7 @@
-"""`bagverify verify SOURCE [--json]`: the same engine as the Lambda, for operators.
+"""`bagverify verify SOURCE [--json] [--completeness-only | --fast]`: the Lambda's engine, for operators.
 
-SOURCE is a local .zip path or s3://bucket/key[?versionId=...]. The S3 endpoint comes
-from the standard AWS environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
+SOURCE is a local bag archive (ZIP or tar, plain or compressed) or s3://bucket/key[?versionId=...].
+The S3 endpoint comes from the standard AWS environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
 Exit code: 0 valid, 1 invalid, 2 error (could not verify, or bad usage).
 """
 
@@ -15,7 +15,7 @@ import time
 from typing import TextIO
 
 from bagverify.sources import S3Location, make_s3_client
-from bagverify.verdict import Status, Verdict
+from bagverify.verdict import Mode, Status, Verdict
 from bagverify.verify import Progress, verify_path, verify_s3_object
 
 EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
@@ -26,14 +26,31 @@ def main(argv: list[str] | None = None) -> int:
         prog="bagverify", description="Verify zipped BagIt bags, local or in S3."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    verify = commands.add_parser("verify", help="verify one bag ZIP")
-    verify.add_argument("source", help="a local .zip path or s3://bucket/key")
+    verify = commands.add_parser("verify", help="verify one bag (ZIP or tar)")
+    verify.add_argument("source", help="a local .zip or .tar[.gz|.bz2|.xz|.zst] path, or s3://bucket/key")
     verify.add_argument("--json", action="store_true", help="print the verdict as JSON on stdout")
+    cheap = verify.add_mutually_exclusive_group()
+    cheap.add_argument(
+        "--completeness-only",
+        action="store_const",
+        const=Mode.COMPLETENESS,
+        dest="mode",
+        help="read no payload byte: every listed file present, every payload file listed, Payload-Oxum, "
+        "the tag files (not a fixity check)",
+    )
+    cheap.add_argument(
+        "--fast",
+        action="store_const",
+        const=Mode.FAST,
+        dest="mode",
+        help="only that it is a bag and its Payload-Oxum agrees with the archive's listing",
+    )
     args = parser.parse_args(argv)
+    mode = args.mode or Mode.FULL
 
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     try:
-        verdict = _verify(args.source, progress)
+        verdict = _verify(args.source, progress, mode)
     except ValueError as bad_source:
         parser.exit(2, f"bagverify: {bad_source}\n")
     if progress:
@@ -45,21 +62,22 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_CODES[verdict.status]
 
 
-def _verify(source: str, progress: Progress | None) -> Verdict:
+def _verify(source: str, progress: Progress | None, mode: Mode = Mode.FULL) -> Verdict:
     location = S3Location.from_url(source) if source.startswith("s3://") else None
     client = make_s3_client() if location else None
     # What start-up made (boto3's service models: ~70,000 objects) lives as long as the process;
     # frozen, the collections a scan of many small files triggers no longer walk it every time.
     gc.freeze()
     if location:
-        return verify_s3_object(location, client, progress=progress)
-    return verify_path(source, progress=progress)
+        return verify_s3_object(location, client, progress=progress, mode=mode)
+    return verify_path(source, progress=progress, mode=mode)
 
 
 def summary(verdict: Verdict) -> str:
     stats = verdict.stats
     lines = [
-        f"{verdict.status.upper()}: {verdict.source}",
+        f"{verdict.status.upper()}: {verdict.source}"
+        + ("" if verdict.mode is Mode.FULL else f" ({verdict.mode} only: not a fixity check)"),
         f"  {stats.files:,} payload files, {stats.bytes:,} bytes; archive {stats.archive_bytes:,} bytes; "
         f"{stats.get_requests} GET requests, {stats.bytes_read:,} bytes read; {stats.seconds:.2f} s",
     ]

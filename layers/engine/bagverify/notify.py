@@ -37,6 +37,7 @@ def verdict_message(
         "warnings": full["warnings"],
         "problems_truncated": False,
         "stats": full["stats"],
+        "mode": full["mode"],
     }
     if report:
         message["report"] = report

@@ -89,6 +89,21 @@ class Kind(enum.StrEnum):
     LAMBDA_FAILED = "lambda_failed"
 
 
+class Mode(enum.StrEnum):
+    """How much a verification proves. Only `full` is a fixity check; the others are cheap, and a
+    verdict says which it is, so that a cheap *valid* is never read as one.
+
+    - full: every file read and every checksum compared;
+    - completeness: no payload byte read: every listed file present, every payload file listed,
+      Payload-Oxum, the tag files parsed and their own checksums (bagit-python's --completeness-only);
+    - fast: the bag is a bag and its Payload-Oxum agrees with the listing (bagit-python's --fast).
+    """
+
+    FULL = "full"
+    COMPLETENESS = "completeness"
+    FAST = "fast"
+
+
 @dataclass(frozen=True)
 class Problem:
     """One named fault. `path` is relative to the bag root when a file is concerned."""
@@ -188,6 +203,7 @@ class Verdict:
     stats: Stats
     # What exactly was read: bucket, key, version_id, etag, size (for deduplicating at-least-once events).
     object: dict[str, Any] = field(default_factory=dict)
+    mode: Mode = Mode.FULL
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +213,7 @@ class Verdict:
             "problems": [p.to_dict() for p in self.problems],
             "warnings": [w.to_dict() for w in self.warnings],
             "stats": asdict(self.stats),
+            "mode": str(self.mode),
         }
 
 

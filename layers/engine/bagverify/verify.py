@@ -32,6 +32,7 @@ from bagverify.pipeline.scan import (
     Progress,
     ScanProgress,
     ScanResult,
+    listing_result,
     scan_shard,
     scan_tag_files,
     unverified_result,
@@ -40,7 +41,7 @@ from bagverify.pipeline.tar_scan import TarScan
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
 from bagverify.sources.read_ahead import default_depth
 from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE
-from bagverify.verdict import Kind, Problem, Stats, Verdict, error_verdict
+from bagverify.verdict import Kind, Mode, Problem, Stats, Verdict, error_verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,8 +63,12 @@ def verify_archive(
     object_info: dict[str, Any] | None = None,
     deadline: float | None = None,
     memory_limit: int | None = None,
+    mode: Mode = Mode.FULL,
 ) -> Verdict:
-    """Verify the bag ZIP readable from `fileobj`. Never raises for a bad bag or a failing source.
+    """Verify the bag (ZIP or tar) readable from `fileobj`. Never raises for a bad bag or a failing source.
+
+    `mode` (verdict.Mode): in completeness and fast mode no payload byte of a ZIP is read (the tail,
+    and the parts holding tag files); a tar is still read front to back, its payload not digested.
 
     `deadline` is a `time.monotonic()` value: past it, verification stops and the verdict is
     *error* (kind timeout) with the stats of how far it got.
@@ -83,10 +88,19 @@ def verify_archive(
         )
         return error_verdict(_error(failure), source, object_info, stats)
     if tar is not None:
-        return verify_tar(fileobj, source, tar, object_info=object_info, deadline=deadline, started=started)
+        return verify_tar(
+            fileobj, source, tar, object_info=object_info, deadline=deadline, started=started, mode=mode
+        )
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)
+    plan.mode = mode
     refuse_too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY)
-    results = scan_in_process(plan, fileobj, progress=progress, deadline=deadline) if plan.listed else []
+    results = []
+    if plan.listed and mode is Mode.FULL:
+        results = scan_in_process(plan, fileobj, progress=progress, deadline=deadline)
+    elif plan.listed:
+        counter = ScanProgress(len(plan.tag_positions), plan.archive_bytes, callback=progress)
+        tags = scan_tag_files(plan, MemberReader(fileobj), progress=counter, deadline=deadline)
+        results = [tags, listing_result(plan)]
     verdict = aggregate(
         plan,
         results,
@@ -105,11 +119,12 @@ def verify_tar(
     object_info: dict[str, Any] | None = None,
     deadline: float | None = None,
     started: float | None = None,
+    mode: Mode = Mode.FULL,
 ) -> Verdict:
     """Verify the tar bag readable from `fileobj` (plain or compressed): plan and scan in one pass
     (`pipeline.tar_scan`), then the same aggregate as a ZIP's."""
     started = time.monotonic() if started is None else started
-    plan = Plan(source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2))
+    plan = Plan(source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2), mode=mode)
     plan.serialization = MIME_TYPES[compression]
     result = TarScan(fileobj, plan, compression, deadline=deadline).run()
     verdict = aggregate(plan, [result], get_requests=result.get_requests, bytes_read=result.bytes_read)
@@ -156,8 +171,9 @@ def verify_s3_object(
     progress: Progress | None = None,
     deadline: float | None = None,
     memory_limit: int | None = None,
+    mode: Mode = Mode.FULL,
 ) -> Verdict:
-    """Verify a bag ZIP in S3 by ranged reads, without downloading it (`memory_limit`: see
+    """Verify a bag in S3 by ranged reads, without downloading it (`memory_limit`, `mode`: see
     `verify_archive`).
 
     The object read is `location.version_id` if given, else the current one, which must have
@@ -166,12 +182,15 @@ def verify_s3_object(
     started = time.monotonic()
     object_info = location.object_info()
     try:
-        archive = S3RangedFile.open(
-            client or make_s3_client(),
-            location,
-            first_read=0,  # the scan starts at the first member, once the tail's directory is read
-            read_ahead=default_depth(DEFAULT_PART_SIZE, memory_limit),
-        )
+        if mode is Mode.FULL:
+            archive = S3RangedFile.open(
+                client or make_s3_client(),
+                location,
+                first_read=0,  # the scan starts at the first member, once the tail's directory is read
+                read_ahead=default_depth(DEFAULT_PART_SIZE, memory_limit),
+            )
+        else:  # no payload read: no part fetched ahead, only the tail and the parts holding tag files
+            archive = S3RangedFile.open(client or make_s3_client(), location, read_ahead=0)
     except SourceError as failure:
         stats = Stats(get_requests=1, seconds=round(time.monotonic() - started, 3))
         return error_verdict(_error(failure), location.url, object_info, stats)
@@ -183,11 +202,12 @@ def verify_s3_object(
             object_info=archive.object_info,
             deadline=deadline,
             memory_limit=memory_limit,
+            mode=mode,
         )
 
 
-def verify_path(path: str, *, progress: Progress | None = None) -> Verdict:
-    """Verify a bag ZIP on a local disk."""
+def verify_path(path: str, *, progress: Progress | None = None, mode: Mode = Mode.FULL) -> Verdict:
+    """Verify a bag (ZIP or tar) on a local disk."""
     try:
         archive = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as failure:
@@ -195,7 +215,7 @@ def verify_path(path: str, *, progress: Progress | None = None) -> Verdict:
         problem = Problem(kind, f"{path}: {failure.strerror}")
         return error_verdict(problem, path, {"path": path})
     with archive:
-        return verify_archive(archive, path, progress=progress, object_info={"path": path})
+        return verify_archive(archive, path, progress=progress, object_info={"path": path}, mode=mode)
 
 
 def _error(failure: SourceError) -> Problem:

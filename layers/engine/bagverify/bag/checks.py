@@ -40,7 +40,7 @@ from bagverify.bag.tag_files import (
 )
 from bagverify.bag.versions import KNOWN_VERSIONS, RFC_8493, VersionRules
 from bagverify.checksums import DigestLayout, hashlib_name
-from bagverify.verdict import Kind, NamedProblems, Problem
+from bagverify.verdict import Kind, Mode, NamedProblems, Problem
 
 # Tag files bagverify parses, so keeps in memory while streaming the archive.
 PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
@@ -90,7 +90,12 @@ class Findings:
         self._warnings.extend(warnings)
 
 
-def check_bag(contents: BagContents, manifest_names: list[ManifestName], findings: Findings) -> None:
+def check_bag(
+    contents: BagContents, manifest_names: list[ManifestName], findings: Findings, *, mode: Mode = Mode.FULL
+) -> None:
+    """Every check of the bag in `contents`. In fast mode (bagit-python's --fast) only that it is a bag
+    (bagit.txt, data/, a payload manifest) and its Payload-Oxum; in completeness mode everything but
+    the payload's checksums, which were not computed (their files' digests are absent)."""
     version, encoding = _check_bagit_txt(contents, findings)
     rules = VersionRules(version)
     present = _PresentFiles(contents.sizes)
@@ -102,6 +107,9 @@ def check_bag(contents: BagContents, manifest_names: list[ManifestName], finding
     tag_names = [m for m in manifest_names if m.is_tag]
     if not payload_names:
         findings.problem(Kind.NO_PAYLOAD_MANIFEST, "the bag has no payload manifest (manifest-<alg>.txt)")
+    if mode is Mode.FAST:
+        _check_bag_info(contents, present, encoding, rules, findings)
+        return
     payload_manifests = _read_manifests(contents, payload_names, encoding, rules, present, findings)
     tag_manifests = _read_manifests(contents, tag_names, encoding, rules, present, findings)
     fetch_entries = _read_fetch(contents, encoding, rules, present, findings)

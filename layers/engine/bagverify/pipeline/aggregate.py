@@ -41,7 +41,7 @@ def aggregate(
             failures.append(result.error)
     failures.extend(errors)
     if plan.listed:
-        check_bag(merge(plan, results), plan.manifests, findings)
+        check_bag(merge(plan, results), plan.manifests, findings, mode=plan.mode)
     files, payload_bytes = payload_totals(results)
     stats = Stats(files, payload_bytes, plan.archive_bytes, get_requests, bytes_read, round(seconds, 3))
     return Verdict(
@@ -51,6 +51,7 @@ def aggregate(
         findings.warnings,
         stats,
         plan.object,
+        plan.mode,
     )
 
 

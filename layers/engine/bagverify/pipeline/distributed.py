@@ -41,6 +41,7 @@ from bagverify.pipeline.plan import (
 from bagverify.pipeline.scan import (
     ScanProgress,
     ScanResult,
+    listing_result,
     scan_shard,
     scan_tag_files,
     unverified_result,
@@ -64,7 +65,7 @@ from bagverify.pipeline.work import (
     tag_file_name,
 )
 from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
-from bagverify.verdict import Kind, Problem, Verdict, error_verdict
+from bagverify.verdict import Kind, Mode, Problem, Verdict, error_verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,8 +99,12 @@ def plan_bag(
     sizing: ShardSizing,
     deadline: float | None = None,
     aggregator_memory: int | None = None,
+    mode: Mode = Mode.FULL,
 ) -> dict[str, Any]:
     """Plan the bag at `location` into `store`; returns the state machine's view of the run.
+
+    `mode` (verdict.Mode): in completeness and fast mode the planner reads the tag files and lists
+    the payload from the directory, and cuts no shards: the aggregator has all it needs.
 
     `aggregator_memory` (bytes): a bag of more files than that holds is not planned into shards
     (see `plan_archive`)."""
@@ -122,6 +127,7 @@ def plan_bag(
                 deadline=deadline,
                 started_at=started_at,
                 aggregator_memory=aggregator_memory,
+                mode=mode,
             )
     return {
         **summary,
@@ -157,6 +163,7 @@ def plan_archive(
     deadline: float | None = None,
     started_at: float | None = None,
     aggregator_memory: int | None = None,
+    mode: Mode = Mode.FULL,
 ) -> dict[str, Any]:
     """Plan the bag ZIP readable from `fileobj`, read its tag files, and write the run into `store`.
 
@@ -181,6 +188,7 @@ def plan_archive(
         )
         return write_plan(plan, store, started_at=started_at)
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
+    plan.mode = mode
     refuse_too_many_files(
         plan, aggregator_memory, holder="the aggregating function", remedy=_AGGREGATOR_REMEDY
     )
@@ -189,6 +197,9 @@ def plan_archive(
         assert plan.index is not None
         counter = ScanProgress(len(plan.tag_positions), plan.archive_bytes, label="the tag files: ")
         tags = scan_tag_files(plan, MemberReader(fileobj), progress=counter, deadline=deadline)
+        if mode is not Mode.FULL:  # no payload read: listed from the directory, no shard to run
+            tags.files += listing_result(plan).files
+            plan.shards = []
         names: dict[str, str] = {}
         for number, (path, content) in enumerate(tags.tag_contents.items()):
             names[path] = tag_file_name(number)

@@ -39,7 +39,7 @@ from bagverify.bag.layout import (
 from bagverify.bag.tag_files import quoted
 from bagverify.checksums import hashlib_name
 from bagverify.sources import SourceError
-from bagverify.verdict import Kind, Problem
+from bagverify.verdict import Kind, Mode, Problem
 
 GB = 1000**3
 # Verification throughput of one Lambda (1,769 MB, one vCPU, arm64) assumed for sizing, in
@@ -126,6 +126,8 @@ class Plan:
     # What the archive is, by its content: "application/zip", or a tar's ("application/x-tar",
     # "application/gzip", ...), as BagIt Profiles' Accept-Serialization names them.
     serialization: str = "application/zip"
+    # How much the verification proves (verdict.Mode): in completeness and fast mode no payload is read.
+    mode: Mode = Mode.FULL
 
     @property
     def tag_positions(self) -> list[int]:

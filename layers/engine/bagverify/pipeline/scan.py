@@ -195,6 +195,21 @@ class _MemberDeadline:
         self.done += chunk_bytes
 
 
+def listing_result(plan: Plan) -> ScanResult:
+    """The scan of a mode that reads no payload (Mode.COMPLETENESS, FAST): every member a shard would
+    read, from the directory, with its size and no digests, so the checks know it is there and
+    compare no checksum of it."""
+    assert plan.index is not None
+    index, cut = plan.index, len(plan.root)
+    result = ScanResult(None)
+    result.files = [
+        (index.name(position)[cut:], index.sizes[position - index.first], None)
+        for position, mark in enumerate(plan.marks)
+        if mark == SCAN
+    ]
+    return result
+
+
 def unverified_result(
     plan: Plan, index: MemberIndex, positions: Iterable[int], shard: int | None, error: Problem | None
 ) -> ScanResult:

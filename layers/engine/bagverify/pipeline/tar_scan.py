@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from bagverify.archive import ArchiveFault
 from bagverify.archive.source import ArchiveSource
+from bagverify.archive.tar.headers import BLOCK, HeaderError, parse_header
 from bagverify.archive.tar.streams import Compression, StreamFault, open_decompressed
 from bagverify.archive.tar.walker import TarEntry, TarWalker
 from bagverify.bag.checks import PARSED_TAG_FILES, Findings
@@ -33,9 +34,10 @@ from bagverify.checksums import DigestLayout, digest_chunks, hashlib_name
 from bagverify.pipeline.plan import Plan, report_path_conflicts, usable_algorithms
 from bagverify.pipeline.scan import MAX_TAG_FILE_BYTES, ScanResult
 from bagverify.sources import SourceError
-from bagverify.verdict import Kind, Problem
+from bagverify.verdict import Kind, Mode, Problem
 
-# Digested before any manifest says otherwise: the algorithms BagIt bags use.
+# Digested before any manifest says otherwise (unless a plain tar's tail names its manifests): the
+# algorithms BagIt bags use.
 SPECULATIVE = ("md5", "sha256", "sha512")
 
 
@@ -71,6 +73,13 @@ class TarScan:
         self._tag_contents: dict[str, bytes] = {}
         self._too_large: list[str] = []
         self._seen_algorithms: set[str] = set()
+        self._speculative: tuple[str, ...] = SPECULATIVE
+        if compression is Compression.NONE:
+            # A plain tar's last bytes (the tail S3RangedFile holds already) are where most writers
+            # put the manifests: their headers name the algorithms before the payload is read.
+            found = _tail_manifest_algorithms(fileobj)
+            if found:
+                self._seen_algorithms, self._speculative = found, ()
         self._error: Problem | None = None
         self._stopped = False
         # Found before the bag root is known: named relative to it once it is (as a ZIP's are).
@@ -175,8 +184,15 @@ class TarScan:
                     {},
                 )
             )
-        algorithms = tuple(sorted({*SPECULATIVE, *self._seen_algorithms}))
         keep = _may_be_tag_file(name)
+        if self._plan.mode is not Mode.FULL and not keep:
+            # No payload checksum is compared in this mode: the stream is read (a tar has no
+            # directory to skip by), not digested.
+            for _ in data:
+                pass
+            self._files[name] = _File(entry.size, entry.offset, (), None)
+            return
+        algorithms = tuple(sorted({*self._speculative, *self._seen_algorithms}))
         if keep and entry.size > MAX_TAG_FILE_BYTES:
             self._too_large.append(name)
             keep = False
@@ -313,6 +329,30 @@ class _DeadlinePassed(Exception):
 @functools.cache
 def _spans(algorithms: tuple[str, ...]) -> dict[str, tuple[int, int]]:
     return DigestLayout(algorithms).spans
+
+
+def _tail_manifest_algorithms(fileobj: ArchiveSource, tail: int = 8 * 1024 * 1024) -> set[str]:
+    """The algorithms of the manifests whose headers lie in the plain tar's last `tail` bytes."""
+    size = fileobj.seek(0, 2)
+    start = max(0, size - tail)
+    start += -start % BLOCK  # headers are block-aligned from the tar's start
+    fileobj.seek(start)
+    data = fileobj.read(size - start)
+    found: set[str] = set()
+    at = data.find(b"ustar")
+    while at >= 0:
+        header_at = at - 257
+        if header_at >= 0 and header_at % BLOCK == 0:
+            try:
+                header = parse_header(data[header_at : header_at + BLOCK])
+            except HeaderError:
+                pass
+            else:
+                name = ManifestName.parse(header.name.rstrip("/").rsplit("/", 1)[-1])
+                if name is not None and hashlib_name(name.algorithm):
+                    found.add(name.algorithm)
+        at = data.find(b"ustar", at + 1)
+    return found
 
 
 def _normalized(name: str) -> str:

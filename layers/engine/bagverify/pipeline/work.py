@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 from bagverify.bag.layout import ManifestName
 from bagverify.pipeline.plan import Plan, Shard
 from bagverify.pipeline.scan import ScanResult
-from bagverify.verdict import Kind, Problem
+from bagverify.verdict import Kind, Mode, Problem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -154,6 +154,8 @@ def plan_to_json(plan: Plan, extra: dict[str, Any]) -> bytes:
         "tag_algorithms": plan.tag_algorithms,
         "has_payload_dir": plan.has_payload_dir,
         "listed": plan.listed,
+        "mode": str(plan.mode),
+        "serialization": plan.serialization,
         "problems": [problem_to_dict(p) for p in plan.problems],
         "warnings": [problem_to_dict(p) for p in plan.warnings],
         "error": problem_to_dict(plan.error) if plan.error else None,
@@ -181,6 +183,8 @@ def plan_from_json(data: bytes) -> tuple[Plan, dict[str, Any]]:
         error=problem_from_dict(document["error"]) if document["error"] else None,
         listed=document["listed"],
         shards=[shard_from_dict(item) for item in document["shards"]],
+        mode=Mode(document.get("mode", "full")),
+        serialization=document.get("serialization", "application/zip"),
     )
     return plan, document
 
