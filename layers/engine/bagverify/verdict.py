@@ -58,6 +58,17 @@ class Kind(enum.StrEnum):
     DUPLICATE_MANIFEST_ENTRY = "duplicate_manifest_entry"
     TAG_MANIFEST_INVALID = "tag_manifest_invalid"
     FETCH_INVALID = "fetch_invalid"
+    # BagIt Profile violations (invalid)
+    PROFILE_IDENTIFIER = "profile_identifier"  # bag-info.txt names not the profile's BagIt-Profile-Identifier
+    PROFILE_BAG_INFO = "profile_bag_info"  # a Bag-Info tag required, repeated or of a value not allowed
+    PROFILE_MANIFESTS = "profile_manifests"  # Manifests-Required / Manifests-Allowed
+    PROFILE_TAG_MANIFESTS = "profile_tag_manifests"  # Tag-Manifests-Required / Tag-Manifests-Allowed
+    PROFILE_FETCH = "profile_fetch"  # Allow-Fetch.txt / Fetch.txt-Required
+    PROFILE_DATA_EMPTY = "profile_data_empty"  # Data-Empty: more than one payload file, or one with bytes
+    PROFILE_SERIALIZATION = "profile_serialization"  # Serialization / Accept-Serialization
+    PROFILE_BAGIT_VERSION = "profile_bagit_version"  # Accept-BagIt-Version
+    PROFILE_TAG_FILES = "profile_tag_files"  # Tag-Files-Required / Tag-Files-Allowed
+    PROFILE_PAYLOAD_FILES = "profile_payload_files"  # Payload-Files-Required / Payload-Files-Allowed
     # Warnings (the bag stays valid)
     NON_STANDARD_PATH = "non_standard_path"
     NAME_COLLISION = "name_collision"
@@ -77,6 +88,7 @@ class Kind(enum.StrEnum):
     # The endpoint answered a ranged GET with other bytes than asked (or ignored Range): no verdict
     RANGE_NOT_HONOURED = "range_not_honoured"
     BAD_EVENT = "bad_event"
+    PROFILE_INVALID = "profile_invalid"  # the BagIt profile to check bags against is malformed
     TIMEOUT = "timeout"
     # More files than one process's memory holds: not scanned (use the distributed state machine)
     TOO_MANY_FILES = "too_many_files"
