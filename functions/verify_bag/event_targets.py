@@ -27,6 +27,9 @@ class Target:
     size: int | None = None
     # How much to prove (direct or Step Functions input's "mode"); an upload is always verified in full.
     mode: Mode = Mode.FULL
+    # A BagIt profile to check the bag against (direct or Step Functions input's "profile": an
+    # identifier of a profile under ProfilesLocation, or an s3:// URL); None: the bag's own, if any.
+    profile: str | None = None
 
 
 def targets_from_event(event: Any) -> list[S3Location]:
@@ -71,7 +74,11 @@ def event_targets(event: Any) -> list[Target]:
     if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
         # Direct or Step Functions input: the key is taken literally, as the caller wrote it.
         version_id, etag = event.get("version_id") or None, event.get("etag") or None
-        return [Target(S3Location(event["bucket"], event["key"], version_id, etag), mode=_mode(event))]
+        profile = event.get("profile")
+        if profile is not None and not (isinstance(profile, str) and profile):
+            raise UnrecognisedEvent(f"profile must be a profile's identifier or s3:// URL, not {profile!r}")
+        location = S3Location(event["bucket"], event["key"], version_id, etag)
+        return [Target(location, mode=_mode(event), profile=profile)]
     return _unrecognised(event)
 
 

@@ -39,7 +39,11 @@ ALLOWED_FUNCTION_ACTIONS = {
 }
 
 
-CONDITIONAL_FUNCTION_ACTIONS = {"HasReportBucket": {"s3:PutObject"}}
+CONDITIONAL_FUNCTION_ACTIONS = {
+    "HasReportBucket": {"s3:PutObject"},
+    # Only with a ProfilesLocation: its profile files, and the names of its bucket's keys.
+    "HasProfilesLocation": {"s3:GetObject", "s3:ListBucket"},
+}
 
 
 SAM_ADDED_FUNCTION_ACTIONS = {"sqs:SendMessage"}

@@ -14,8 +14,11 @@ import sys
 import time
 from typing import TextIO
 
+from bagverify.bag.profile import ProfileInvalid
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.sources import S3Location, make_s3_client
-from bagverify.verdict import Mode, Status, Verdict
+from bagverify.sources.profiles import ProfileUnavailable, read_profile
+from bagverify.verdict import Kind, Mode, Problem, Status, Verdict, error_verdict
 from bagverify.verify import Progress, verify_path, verify_s3_object
 
 EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
@@ -45,14 +48,26 @@ def main(argv: list[str] | None = None) -> int:
         dest="mode",
         help="only that it is a bag and its Payload-Oxum agrees with the archive's listing",
     )
+    verify.add_argument(
+        "--profile",
+        help="a BagIt profile (JSON file or s3:// URL) to check the bag against; no URL a bag names is "
+        "ever fetched",
+    )
     args = parser.parse_args(argv)
     mode = args.mode or Mode.FULL
 
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
     try:
-        verdict = _verify(args.source, progress, mode)
-    except ValueError as bad_source:
-        parser.exit(2, f"bagverify: {bad_source}\n")
+        profiles = ProfileChoice(explicit=read_profile(args.profile)) if args.profile else None
+    except (ProfileInvalid, ProfileUnavailable) as bad_profile:
+        # The operator's to fix, not the bag's: nothing of the bag is judged.
+        kind = Kind.PROFILE_INVALID if isinstance(bad_profile, ProfileInvalid) else Kind.PROFILE_NOT_FOUND
+        verdict = error_verdict(Problem(kind, str(bad_profile)), args.source)
+    else:
+        try:
+            verdict = _verify(args.source, progress, mode, profiles)
+        except ValueError as bad_source:
+            parser.exit(2, f"bagverify: {bad_source}\n")
     if progress:
         progress.finish()
     if args.json:
@@ -62,15 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_CODES[verdict.status]
 
 
-def _verify(source: str, progress: Progress | None, mode: Mode = Mode.FULL) -> Verdict:
+def _verify(
+    source: str, progress: Progress | None, mode: Mode = Mode.FULL, profiles: ProfileChoice | None = None
+) -> Verdict:
     location = S3Location.from_url(source) if source.startswith("s3://") else None
     client = make_s3_client() if location else None
     # What start-up made (boto3's service models: ~70,000 objects) lives as long as the process;
     # frozen, the collections a scan of many small files triggers no longer walk it every time.
     gc.freeze()
     if location:
-        return verify_s3_object(location, client, progress=progress, mode=mode)
-    return verify_path(source, progress=progress, mode=mode)
+        return verify_s3_object(location, client, progress=progress, mode=mode, profiles=profiles)
+    return verify_path(source, progress=progress, mode=mode, profiles=profiles)
 
 
 def summary(verdict: Verdict) -> str:

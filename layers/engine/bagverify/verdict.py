@@ -75,6 +75,7 @@ class Kind(enum.StrEnum):
     NORMALIZATION_MISMATCH = "normalization_mismatch"
     UNLISTED_TAG_FILE = "unlisted_tag_file"
     BYTE_ORDER_MARK = "byte_order_mark"  # one a pre-1.0 bag's tag file begins with: stripped (V1, V10)
+    PROFILE_UNKNOWN = "profile_unknown"  # the bag names a profile not among the deployment's: not checked
     TRAILING_DATA = "trailing_data"  # bytes other than zeros after a tar's end-of-archive blocks
     LEGACY_RULE = "legacy_rule"  # what BagIt 0.93-0.97 allow and 1.0 does not (docs/bagit-versions.md)
     # Errors (could not verify)
@@ -89,6 +90,9 @@ class Kind(enum.StrEnum):
     RANGE_NOT_HONOURED = "range_not_honoured"
     BAD_EVENT = "bad_event"
     PROFILE_INVALID = "profile_invalid"  # the BagIt profile to check bags against is malformed
+    # The bag names no profile of the deployment's, which requires one (RequireProfile); or the one
+    # asked for could not be read
+    PROFILE_NOT_FOUND = "profile_not_found"
     TIMEOUT = "timeout"
     # More files than one process's memory holds: not scanned (use the distributed state machine)
     TOO_MANY_FILES = "too_many_files"

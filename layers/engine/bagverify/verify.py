@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
 from bagverify.archive.tar.streams import MIME_TYPES, Compression, tar_compression
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
@@ -64,8 +65,12 @@ def verify_archive(
     deadline: float | None = None,
     memory_limit: int | None = None,
     mode: Mode = Mode.FULL,
+    profiles: ProfileChoice | None = None,
 ) -> Verdict:
     """Verify the bag (ZIP or tar) readable from `fileobj`. Never raises for a bad bag or a failing source.
+
+    `profiles`: the BagIt profile to check the bag against, or the catalog to choose it from by the
+    bag's BagIt-Profile-Identifier (bag.profile_choice).
 
     `mode` (verdict.Mode): in completeness and fast mode no payload byte of a ZIP is read (the tail,
     and the parts holding tag files); a tar is still read front to back, its payload not digested.
@@ -89,10 +94,17 @@ def verify_archive(
         return error_verdict(_error(failure), source, object_info, stats)
     if tar is not None:
         return verify_tar(
-            fileobj, source, tar, object_info=object_info, deadline=deadline, started=started, mode=mode
+            fileobj,
+            source,
+            tar,
+            object_info=object_info,
+            deadline=deadline,
+            started=started,
+            mode=mode,
+            profiles=profiles,
         )
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=ONE_SHARD)
-    plan.mode = mode
+    plan.mode, plan.profiles = mode, profiles
     refuse_too_many_files(plan, memory_limit, holder="one process", remedy=_REMEDY)
     results = []
     if plan.listed and mode is Mode.FULL:
@@ -120,11 +132,14 @@ def verify_tar(
     deadline: float | None = None,
     started: float | None = None,
     mode: Mode = Mode.FULL,
+    profiles: ProfileChoice | None = None,
 ) -> Verdict:
     """Verify the tar bag readable from `fileobj` (plain or compressed): plan and scan in one pass
     (`pipeline.tar_scan`), then the same aggregate as a ZIP's."""
     started = time.monotonic() if started is None else started
-    plan = Plan(source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2), mode=mode)
+    plan = Plan(
+        source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2), mode=mode, profiles=profiles
+    )
     plan.serialization = MIME_TYPES[compression]
     result = TarScan(fileobj, plan, compression, deadline=deadline).run()
     verdict = aggregate(plan, [result], get_requests=result.get_requests, bytes_read=result.bytes_read)
@@ -172,6 +187,7 @@ def verify_s3_object(
     deadline: float | None = None,
     memory_limit: int | None = None,
     mode: Mode = Mode.FULL,
+    profiles: ProfileChoice | None = None,
 ) -> Verdict:
     """Verify a bag in S3 by ranged reads, without downloading it (`memory_limit`, `mode`: see
     `verify_archive`).
@@ -203,10 +219,17 @@ def verify_s3_object(
             deadline=deadline,
             memory_limit=memory_limit,
             mode=mode,
+            profiles=profiles,
         )
 
 
-def verify_path(path: str, *, progress: Progress | None = None, mode: Mode = Mode.FULL) -> Verdict:
+def verify_path(
+    path: str,
+    *,
+    progress: Progress | None = None,
+    mode: Mode = Mode.FULL,
+    profiles: ProfileChoice | None = None,
+) -> Verdict:
     """Verify a bag (ZIP or tar) on a local disk."""
     try:
         archive = open(path, "rb")  # noqa: SIM115 - closed below
@@ -215,7 +238,9 @@ def verify_path(path: str, *, progress: Progress | None = None, mode: Mode = Mod
         problem = Problem(kind, f"{path}: {failure.strerror}")
         return error_verdict(problem, path, {"path": path})
     with archive:
-        return verify_archive(archive, path, progress=progress, object_info={"path": path}, mode=mode)
+        return verify_archive(
+            archive, path, progress=progress, object_info={"path": path}, mode=mode, profiles=profiles
+        )
 
 
 def _error(failure: SourceError) -> Problem:

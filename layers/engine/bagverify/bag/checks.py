@@ -25,6 +25,8 @@ from bagverify.bag.layout import (
     is_payload,
     is_unsafe_path,
 )
+from bagverify.bag.profile import BagFacts, check_profile
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.bag.tag_files import (
     FetchEntry,
     LineProblems,
@@ -91,11 +93,22 @@ class Findings:
 
 
 def check_bag(
-    contents: BagContents, manifest_names: list[ManifestName], findings: Findings, *, mode: Mode = Mode.FULL
-) -> None:
+    contents: BagContents,
+    manifest_names: list[ManifestName],
+    findings: Findings,
+    *,
+    mode: Mode = Mode.FULL,
+    profiles: ProfileChoice | None = None,
+    serialization: str | None = None,
+) -> Problem | None:
     """Every check of the bag in `contents`. In fast mode (bagit-python's --fast) only that it is a bag
     (bagit.txt, data/, a payload manifest) and its Payload-Oxum; in completeness mode everything but
-    the payload's checksums, which were not computed (their files' digests are absent)."""
+    the payload's checksums, which were not computed (their files' digests are absent).
+
+    `profiles`: the BagIt profile to check the bag against, chosen once its bag-info.txt is read (in
+    every mode: a profile is judged from the tag files and the listing); `serialization` the archive's
+    MIME type, from its content. Returns the error that keeps the bag from being verified as asked
+    (the profile it names is malformed, or missing where one is required), else None."""
     version, encoding = _check_bagit_txt(contents, findings)
     rules = VersionRules(version)
     present = _PresentFiles(contents.sizes)
@@ -108,8 +121,10 @@ def check_bag(
     if not payload_names:
         findings.problem(Kind.NO_PAYLOAD_MANIFEST, "the bag has no payload manifest (manifest-<alg>.txt)")
     if mode is Mode.FAST:
-        _check_bag_info(contents, present, encoding, rules, findings)
-        return
+        tags = _check_bag_info(contents, present, encoding, rules, findings)
+        return _check_profile(
+            profiles, version, tags, manifest_names, present, contents, serialization, findings
+        )
     payload_manifests = _read_manifests(contents, payload_names, encoding, rules, present, findings)
     tag_manifests = _read_manifests(contents, tag_names, encoding, rules, present, findings)
     fetch_entries = _read_fetch(contents, encoding, rules, present, findings)
@@ -120,7 +135,38 @@ def check_bag(
     _check_tag_manifest_rules(tag_manifests, payload_names, present, rules, findings)
     _check_listed_files(contents, present, tag_manifests, {}, findings, payload=False)
     _check_fetch(fetch_entries, payload_manifests, present, rules, findings)
-    _check_bag_info(contents, present, encoding, rules, findings)
+    tags = _check_bag_info(contents, present, encoding, rules, findings)
+    return _check_profile(profiles, version, tags, manifest_names, present, contents, serialization, findings)
+
+
+def _check_profile(
+    profiles: ProfileChoice | None,
+    version: tuple[int, int],
+    tags: list[tuple[str, str]],
+    manifest_names: list[ManifestName],
+    present: _PresentFiles,
+    contents: BagContents,
+    serialization: str | None,
+    findings: Findings,
+) -> Problem | None:
+    if profiles is None or not profiles.active:
+        return None
+    profile, warnings, error = profiles.choose(tags)
+    findings.extend([], warnings)
+    if profile is None:
+        return error
+    facts = BagFacts(
+        bagit_version=version,
+        bag_info=tags,
+        payload_manifest_algorithms=[m.algorithm for m in manifest_names if not m.is_tag],
+        tag_manifest_algorithms=[m.algorithm for m in manifest_names if m.is_tag],
+        tag_files=list(present.tag_paths),
+        payload_files={path: contents.sizes[path] for path in present.payload_paths},
+        has_fetch="fetch.txt" in present.paths,
+        serialization=serialization,
+    )
+    findings.extend(check_profile(profile, facts))
+    return None
 
 
 # -- bagit.txt (§2.1.1) ----------------------------------------------------------
@@ -567,16 +613,17 @@ def _check_fetch(
 
 def _check_bag_info(
     contents: BagContents, present: _PresentFiles, encoding: str, rules: VersionRules, findings: Findings
-) -> None:
+) -> list[tuple[str, str]]:
+    """The bag-info.txt checks; its (label, value) tags, for a profile to judge."""
     name = rules.bag_info_name  # V8: package-info.txt up to 0.95
     if name not in contents.tag_contents:
         name = "bag-info.txt"  # an old bag written with the later name is read all the same
     data = contents.tag_contents.get(name)
     if data is None:
-        return
+        return []
     text = _decode(data, encoding, name, rules, findings)
     if text is None:
-        return
+        return []
     tags, problems, warnings = parse_bag_info(text, name, colon_spacing=rules.bag_info_colon_spacing)
     findings.extend(problems, warnings)
     # Reserved labels are case-insensitive (§2.2.2).
@@ -602,3 +649,4 @@ def _check_bag_info(
                 expected=f"{oxum[0]}.{oxum[1]}",
                 actual=f"{actual[0]}.{actual[1]}",
             )
+    return tags

@@ -41,7 +41,16 @@ def aggregate(
             failures.append(result.error)
     failures.extend(errors)
     if plan.listed:
-        check_bag(merge(plan, results), plan.manifests, findings, mode=plan.mode)
+        unverifiable = check_bag(
+            merge(plan, results),
+            plan.manifests,
+            findings,
+            mode=plan.mode,
+            profiles=plan.profiles,
+            serialization=plan.serialization,
+        )
+        if unverifiable is not None:
+            failures.append(unverifiable)
     files, payload_bytes = payload_totals(results)
     stats = Stats(files, payload_bytes, plan.archive_bytes, get_requests, bytes_read, round(seconds, 3))
     return Verdict(

@@ -36,6 +36,7 @@ from bagverify.bag.layout import (
     is_payload,
     screen_entries,
 )
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.bag.tag_files import quoted
 from bagverify.checksums import hashlib_name
 from bagverify.sources import SourceError
@@ -128,6 +129,8 @@ class Plan:
     serialization: str = "application/zip"
     # How much the verification proves (verdict.Mode): in completeness and fast mode no payload is read.
     mode: Mode = Mode.FULL
+    # The BagIt profile(s) to check the bag against (bag.profile_choice); None: none.
+    profiles: ProfileChoice | None = None
 
     @property
     def tag_positions(self) -> list[int]:
