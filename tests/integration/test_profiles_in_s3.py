@@ -11,6 +11,7 @@ import pytest
 
 from devtools.lambda_runner import LocalContext
 from devtools.sample_bags import make_bag_zip
+from devtools.step_functions import execute
 from tests.integration.test_handler import s3_event
 
 IDENTIFIER = "https://example.org/profiles/contact-v1.json"
@@ -80,3 +81,13 @@ def test_step_functions_input_names_the_profile_and_a_malformed_one_is_an_error(
     missing = f"s3://{bucket}/profiles/none.json"
     verdict = handler({"bucket": bucket, "key": "incoming/plain.zip", "profile": missing}, LocalContext())
     assert verdict["status"] == "error" and [p["kind"] for p in verdict["problems"]] == ["profile_not_found"]
+
+
+def test_a_large_bags_distributed_run_checks_the_profile_too(  # type: ignore[no-untyped-def]
+    aws, s3, bucket, topic, distributed_machine, profiles
+) -> None:
+    s3.put_object(Bucket=bucket, Key="incoming/large.zip", Body=make_bag_zip())
+    payload = {"bucket": bucket, "key": "incoming/large.zip", "profile": IDENTIFIER}
+    execution = execute(aws, distributed_machine.arn, payload, timeout=120)
+    assert (execution.status, execution.final_state) == ("SUCCEEDED", "BagInvalid"), execution.history
+    assert {p["kind"] for p in execution.output["problems"]} == {"profile_bag_info", "profile_identifier"}

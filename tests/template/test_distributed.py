@@ -33,8 +33,12 @@ def test_distributed_functions_are_least_privilege(template: dict[str, Any], fun
     assert (FUNCTION_DIR / "distributed_app.py").is_file()
     always, conditional = _grants(properties)
     assert always == DISTRIBUTED_GRANTS[function_id]
+    # The aggregator writes reports, and reads BagIt profiles exactly as VerifyBagFunction does.
     expected_conditional = (
-        {"HasReportBucket": {("s3:PutObject", "arn:${AWS::Partition}:s3:::${ReportBucket}/reports/*")}}
+        {
+            "HasReportBucket": {("s3:PutObject", "arn:${AWS::Partition}:s3:::${ReportBucket}/reports/*")},
+            "HasProfilesLocation": _grants(_function(template))[1]["HasProfilesLocation"],
+        }
         if function_id == "AggregateVerdictFunction"
         else {}
     )

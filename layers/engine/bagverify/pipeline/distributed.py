@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from bagverify.archive.member_index import EncodedIndex, MemberIndex
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
 from bagverify.archive.tar.streams import tar_compression
+from bagverify.bag.profile import ProfileInvalid
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import (
@@ -65,6 +67,7 @@ from bagverify.pipeline.work import (
     tag_file_name,
 )
 from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
+from bagverify.sources.profiles import ProfileUnavailable
 from bagverify.verdict import Kind, Mode, Problem, Verdict, error_verdict
 
 if TYPE_CHECKING:
@@ -100,8 +103,11 @@ def plan_bag(
     deadline: float | None = None,
     aggregator_memory: int | None = None,
     mode: Mode = Mode.FULL,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Plan the bag at `location` into `store`; returns the state machine's view of the run.
+
+    `profile`: the BagIt profile the input asks for, passed on to the aggregator, which checks it.
 
     `mode` (verdict.Mode): in completeness and fast mode the planner reads the tag files and lists
     the payload from the directory, and cuts no shards: the aggregator has all it needs.
@@ -128,6 +134,7 @@ def plan_bag(
                 started_at=started_at,
                 aggregator_memory=aggregator_memory,
                 mode=mode,
+                profile=profile,
             )
     return {
         **summary,
@@ -164,6 +171,7 @@ def plan_archive(
     started_at: float | None = None,
     aggregator_memory: int | None = None,
     mode: Mode = Mode.FULL,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     """Plan the bag ZIP readable from `fileobj`, read its tag files, and write the run into `store`.
 
@@ -188,7 +196,7 @@ def plan_archive(
         )
         return write_plan(plan, store, started_at=started_at)
     plan = make_plan(fileobj, source=source, object_info=object_info, sizing=sizing)
-    plan.mode = mode
+    plan.mode, plan.requested_profile = mode, profile
     refuse_too_many_files(
         plan, aggregator_memory, holder="the aggregating function", remedy=_AGGREGATOR_REMEDY
     )
@@ -436,11 +444,25 @@ def step_failure(what: str, failure: Mapping[str, Any], details: dict[str, Any] 
 # -- 3. aggregate ---------------------------------------------------------------------------------
 
 
-def aggregate_run(store: WorkStore, *, map_failure: Mapping[str, Any] | None = None) -> Verdict:
-    """The verdict of the run in `store`: every result merged and checked, every missing one named."""
+def aggregate_run(
+    store: WorkStore,
+    *,
+    map_failure: Mapping[str, Any] | None = None,
+    profiles: Callable[[str | None], ProfileChoice | None] | None = None,
+) -> Verdict:
+    """The verdict of the run in `store`: every result merged and checked, every missing one named.
+
+    `profiles`: from the profile the input asked for (or None), the ProfileChoice to check the bag
+    against; it raises ProfileInvalid or ProfileUnavailable for a profile that can't be used."""
     plan, document = plan_from_json(store.get(PLAN))
     results: list[ScanResult] = []
     errors: list[Problem] = []
+    if profiles is not None:
+        try:
+            plan.profiles = profiles(plan.requested_profile)
+        except (ProfileInvalid, ProfileUnavailable) as failure:
+            kind = Kind.PROFILE_INVALID if isinstance(failure, ProfileInvalid) else Kind.PROFILE_NOT_FOUND
+            errors.append(Problem(kind, str(failure)))
     if plan.listed:
         tags, header = result_from_jsonl(store.get(TAG_RESULT))
         tags.tag_contents = {path: store.get(name) for path, name in header.get("tag_files", {}).items()}

@@ -131,6 +131,9 @@ class Plan:
     mode: Mode = Mode.FULL
     # The BagIt profile(s) to check the bag against (bag.profile_choice); None: none.
     profiles: ProfileChoice | None = None
+    # The profile the input asked for (an identifier or s3:// URL), as asked: a distributed run's
+    # aggregator resolves it (sources.profiles.choice_from), with the deployment's catalog.
+    requested_profile: str | None = None
 
     @property
     def tag_positions(self) -> list[int]:

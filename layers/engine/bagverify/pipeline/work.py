@@ -155,6 +155,7 @@ def plan_to_json(plan: Plan, extra: dict[str, Any]) -> bytes:
         "has_payload_dir": plan.has_payload_dir,
         "listed": plan.listed,
         "mode": str(plan.mode),
+        "profile": plan.requested_profile,
         "serialization": plan.serialization,
         "problems": [problem_to_dict(p) for p in plan.problems],
         "warnings": [problem_to_dict(p) for p in plan.warnings],
@@ -184,6 +185,7 @@ def plan_from_json(data: bytes) -> tuple[Plan, dict[str, Any]]:
         listed=document["listed"],
         shards=[shard_from_dict(item) for item in document["shards"]],
         mode=Mode(document.get("mode", "full")),
+        requested_profile=document.get("profile"),
         serialization=document.get("serialization", "application/zip"),
     )
     return plan, document
