@@ -23,7 +23,7 @@ from bagverify.bag.profile import ProfileInvalid
 from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.sources.profiles import ProfileUnavailable, choice_from
 from bagverify.verdict import error_verdict
-from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, s3, tracer
+from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, record, s3, tracer
 from event_targets import Target, UnrecognisedEvent, event_targets
 from routing import Routing, Started, start_distributed
 
@@ -65,6 +65,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # directory is read): an upload goes to the distributed machine after all.
             results.append(_route(target, routing))
             continue
+        record(verdict, trigger="upload" if target.uploaded else "state_machine")
         log_verdict(verdict)
         results.append(deliver(verdict, budget))
     return results[0] if len(results) == 1 else {"verdicts": results}

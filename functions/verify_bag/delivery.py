@@ -8,6 +8,7 @@ execution environment and reused across invocations.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -17,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bagverify import Status, Verdict
+from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
 from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
 from bagverify.report import write_report
 from bagverify.sources import make_s3_client
@@ -50,6 +52,31 @@ def log_verdict(verdict: Verdict) -> None:
             "stats": verdict.to_dict()["stats"],
         },
     )
+
+
+def record(verdict: Verdict, *, trigger: str) -> None:
+    """Record the verification in the ledger (BAGVERIFY_LEDGER_TABLE), marking the verdict a regression
+    or recovery. Never changes the verdict otherwise: a ledger that fails is logged and counted
+    (LedgerWriteFailures), and the verdict is still published."""
+    table = os.environ.get(TABLE_VARIABLE)
+    if not table or not verdict.source.startswith("s3://"):
+        return
+    try:
+        entry = Ledger(_dynamodb(), table).record(verdict, trigger=trigger)
+    except LedgerUnavailable:
+        logger.exception("could not record the verification in the ledger", extra={"table": table})
+        metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
+        return
+    logger.info(
+        "verification recorded",
+        extra={"table": table, "verified_at": entry.verified_at, "regression": entry.regression},
+    )
+
+
+@functools.cache
+def _dynamodb() -> Any:
+    """Made on the first verification recorded: most cold starts need no DynamoDB model."""
+    return boto3.client("dynamodb")
 
 
 def deliver(verdict: Verdict, result_budget: int) -> dict[str, Any]:
@@ -93,6 +120,8 @@ def _record_metrics(verdict: Verdict) -> None:
         metrics.add_metric(name="BagsInvalid", unit=MetricUnit.Count, value=1)
     elif verdict.status == Status.ERROR:
         metrics.add_metric(name="BagsErrored", unit=MetricUnit.Count, value=1)
+    if verdict.regression:
+        metrics.add_metric(name="BagsRegressed", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="BytesVerified", unit=MetricUnit.Bytes, value=verdict.stats.bytes)
     metrics.add_metric(name="GetRequests", unit=MetricUnit.Count, value=verdict.stats.get_requests)
     metrics.add_metric(name="VerificationSeconds", unit=MetricUnit.Seconds, value=verdict.stats.seconds)

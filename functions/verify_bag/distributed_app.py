@@ -37,7 +37,7 @@ from bagverify.pipeline.distributed import (
 from bagverify.pipeline.work import S3WorkStore
 from bagverify.sources.profiles import choice_from
 from bagverify.verdict import Mode
-from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, s3, tracer
+from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, record, s3, tracer
 from event_targets import UnrecognisedEvent, targets_from_event
 
 _RUN_NAME = re.compile(r"[^A-Za-z0-9._-]")
@@ -109,5 +109,6 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     else:
         verdict = failed_plan_verdict(event, event.get("failure") or {})
         logger.set_correlation_id(verdict.source)
+    record(verdict, trigger="distributed")
     log_verdict(verdict)
     return deliver(verdict, MAX_RESULT_BYTES)

@@ -36,6 +36,9 @@ ALLOWED_FUNCTION_ACTIONS = {
     "s3:ListBucket",
     "sns:Publish",
     "states:StartExecution",
+    # The ledger: a record per verification, and the bag's last one (bagverify/ledger.py).
+    "dynamodb:PutItem",
+    "dynamodb:Query",
 }
 
 
@@ -237,6 +240,8 @@ DISTRIBUTED_GRANTS = {
         ("s3:GetObject", RUNS),
         ("s3:ListBucket", "WorkBucket.Arn"),
         ("sns:Publish", "VerdictTopic"),
+        ("dynamodb:PutItem", "LedgerTable.Arn"),
+        ("dynamodb:Query", "LedgerTable.Arn"),
     },
 }
 

@@ -205,3 +205,18 @@ def test_powertools_environment(template: dict[str, Any]) -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
     assert env["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false", "verdicts are too big for X-Ray metadata"
     assert _function_setting(template, "Tracing") == "Active"
+
+
+def test_the_ledger_table_is_on_demand_encrypted_recoverable_and_retained(template: dict[str, Any]) -> None:
+    table = template["Resources"]["LedgerTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["SSESpecification"]["SSEEnabled"] is True
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    keys = {key["AttributeName"]: key["KeyType"] for key in properties["KeySchema"]}
+    assert keys == {"bag": "HASH", "verified_at": "RANGE"}
+    for function_id in ("VerifyBagFunction", "AggregateVerdictFunction"):
+        env = template["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+        assert env["BAGVERIFY_LEDGER_TABLE"] == {"Ref": "LedgerTable"}

@@ -10,12 +10,15 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import sys
 import time
 from typing import TextIO
 
 from bagverify.bag.profile import ProfileInvalid
 from bagverify.bag.profile_choice import ProfileChoice
+from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
+from bagverify.premis import premis_event
 from bagverify.sources import S3Location, make_s3_client
 from bagverify.sources.profiles import ProfileUnavailable, read_profile
 from bagverify.verdict import Kind, Mode, Problem, Status, Verdict, error_verdict
@@ -53,7 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         help="a BagIt profile (JSON file or s3:// URL) to check the bag against; no URL a bag names is "
         "ever fetched",
     )
+    verify.add_argument(
+        "--premis", metavar="FILE", help="also write the verification's PREMIS 3 event to FILE (-: stdout)"
+    )
+    ledger = commands.add_parser("ledger", help="the fixity ledger named by BAGVERIFY_LEDGER_TABLE")
+    ledger.add_argument("action", choices=["create"], help="create: the table, if it is not there")
+    history = commands.add_parser("history", help="a bag's verifications in the ledger, newest first")
+    history.add_argument("source", help="s3://bucket/key")
+    history.add_argument("--json", action="store_true", help="print the records as a JSON array")
     args = parser.parse_args(argv)
+    if args.command == "ledger":
+        return _create_ledger(parser)
+    if args.command == "history":
+        return _history(parser, args.source, as_json=args.json)
     mode = args.mode or Mode.FULL
 
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
@@ -70,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"bagverify: {bad_source}\n")
     if progress:
         progress.finish()
+    _record(verdict)
+    if args.premis:
+        event = premis_event(verdict)
+        if args.premis == "-":
+            sys.stdout.write(event.decode("utf-8") + "\n")
+            return EXIT_CODES[verdict.status]
+        with open(args.premis, "wb") as out:  # the operator's own file, never the engine's
+            out.write(event)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -90,11 +113,66 @@ def _verify(
     return verify_path(source, progress=progress, mode=mode, profiles=profiles)
 
 
+def _ledger(parser: argparse.ArgumentParser) -> Ledger:
+    table = os.environ.get(TABLE_VARIABLE)
+    if not table:
+        parser.exit(2, f"bagverify: set {TABLE_VARIABLE} to the ledger's table name\n")
+    import boto3
+
+    return Ledger(boto3.client("dynamodb"), table)
+
+
+def _create_ledger(parser: argparse.ArgumentParser) -> int:
+    ledger = _ledger(parser)
+    try:
+        created = ledger.create()
+    except LedgerUnavailable as error:
+        parser.exit(2, f"bagverify: {error}\n")
+    print(f"{ledger.table}: {'created' if created else 'already there'}")
+    return 0
+
+
+def _history(parser: argparse.ArgumentParser, source: str, *, as_json: bool) -> int:
+    ledger = _ledger(parser)
+    try:
+        records = ledger.history(S3Location.from_url(source).url)
+    except (LedgerUnavailable, ValueError) as error:
+        parser.exit(2, f"bagverify: {error}\n")
+    if as_json:
+        print(json.dumps([record.to_dict() for record in records], indent=2, ensure_ascii=False))
+        return 0
+    for record in records:
+        marks = " REGRESSION" if record.regression else " recovery" if record.recovery else ""
+        print(
+            f"{record.verified_at.split('#')[0]}  {record.status:<7} {record.mode:<12} "
+            f"{record.problem_count:>6} problems  {', '.join(record.problem_kinds[:3]) or '-'}"
+            f"  version {record.version_id or '-'}  etag {record.etag or '-'}{marks}"
+        )
+    if not records:
+        print(f"{source}: no verification recorded")
+    return 0
+
+
+def _record(verdict: Verdict) -> None:
+    """With BAGVERIFY_LEDGER_TABLE set, record an S3 bag's verification (marking a regression); a
+    ledger that fails is said on stderr, and the verdict stays what it is."""
+    table = os.environ.get(TABLE_VARIABLE)
+    if not table or not verdict.source.startswith("s3://"):
+        return
+    import boto3
+
+    try:
+        Ledger(boto3.client("dynamodb"), table).record(verdict, trigger="cli")
+    except LedgerUnavailable as error:
+        print(f"bagverify: the verification was not recorded: {error}", file=sys.stderr)
+
+
 def summary(verdict: Verdict) -> str:
     stats = verdict.stats
     lines = [
         f"{verdict.status.upper()}: {verdict.source}"
-        + ("" if verdict.mode is Mode.FULL else f" ({verdict.mode} only: not a fixity check)"),
+        + ("" if verdict.mode is Mode.FULL else f" ({verdict.mode} only: not a fixity check)")
+        + (" REGRESSION: it was valid" if verdict.regression else " (recovered)" if verdict.recovery else ""),
         f"  {stats.files:,} payload files, {stats.bytes:,} bytes; archive {stats.archive_bytes:,} bytes; "
         f"{stats.get_requests} GET requests, {stats.bytes_read:,} bytes read; {stats.seconds:.2f} s",
     ]

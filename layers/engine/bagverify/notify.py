@@ -38,7 +38,11 @@ def verdict_message(
         "problems_truncated": False,
         "stats": full["stats"],
         "mode": full["mode"],
+        "regression": full["regression"],
+        "recovery": full["recovery"],
     }
+    if "manifests_digest" in full:
+        message["manifests_digest"] = full["manifests_digest"]
     if report:
         message["report"] = report
     while _size(message) > max_bytes and (message["problems"] or message["warnings"]):
@@ -51,7 +55,7 @@ def verdict_message(
 
 def message_attributes(verdict: Verdict) -> dict[str, MessageAttributeValueTypeDef]:
     """String attributes for SNS subscription filter policies."""
-    attributes = {"status": str(verdict.status)}
+    attributes = {"status": str(verdict.status), "regression": "true" if verdict.regression else "false"}
     if verdict.object.get("bucket"):
         attributes["bucket"] = str(verdict.object["bucket"])
     return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()}

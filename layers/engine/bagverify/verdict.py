@@ -220,6 +220,12 @@ class Verdict:
     # What exactly was read: bucket, key, version_id, etag, size (for deduplicating at-least-once events).
     object: dict[str, Any] = field(default_factory=dict)
     mode: Mode = Mode.FULL
+    # Against the ledger's previous record of this bag (bagverify.ledger): valid then, not now; or the
+    # first valid after that. False without a ledger.
+    regression: bool = False
+    recovery: bool = False
+    # sha256 over the bag's manifests: equal for the same bag, different for a replaced one.
+    manifests_digest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,6 +236,9 @@ class Verdict:
             "warnings": [w.to_dict() for w in self.warnings],
             "stats": asdict(self.stats),
             "mode": str(self.mode),
+            "regression": self.regression,
+            "recovery": self.recovery,
+            **({"manifests_digest": self.manifests_digest} if self.manifests_digest else {}),
         }
 
 

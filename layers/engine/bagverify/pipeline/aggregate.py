@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from bagverify.bag.checks import BagContents, Findings, check_bag
+from bagverify.bag.layout import ManifestName
 from bagverify.checksums import DigestLayout
+from bagverify.ledger import manifests_digest
 from bagverify.pipeline.plan import Plan
 from bagverify.pipeline.scan import ScanResult, payload_totals
 from bagverify.verdict import Problem, Stats, Verdict, decide
@@ -40,9 +42,14 @@ def aggregate(
         if result.error is not None:
             failures.append(result.error)
     failures.extend(errors)
+    digest = None
     if plan.listed:
+        contents = merge(plan, results)
+        digest = manifests_digest(
+            {path: data for path, data in contents.tag_contents.items() if ManifestName.parse(path)}
+        )
         unverifiable = check_bag(
-            merge(plan, results),
+            contents,
             plan.manifests,
             findings,
             mode=plan.mode,
@@ -61,6 +68,7 @@ def aggregate(
         stats,
         plan.object,
         plan.mode,
+        manifests_digest=digest,
     )
 
 
