@@ -7,7 +7,10 @@ to the bucket and key named in events/s3-put.json, runs the handler named in
 template.yaml on that event (as `sam local invoke -e events/s3-put.json` would), and
 prints the verdict and the SNS message read back from a subscribed SQS queue. Then the
 same for a copy with one payload byte flipped: invalid, naming the file. Then the sample bag as a
-.tar.gz (packed by GNU tar), through the same handler and event shape: valid.
+.tar.gz (packed by GNU tar), through the same handler and event shape: valid. Every verification is
+recorded in the ledger (DynamoDB on moto): last, the sample bag is replaced by its corrupted copy at
+the same key, a regression; the ledger's records of that key and that verification's PREMIS event
+are printed.
 """
 
 from __future__ import annotations
@@ -21,11 +24,38 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bagverify.ledger import Ledger  # noqa: E402
+from bagverify.premis import premis_event  # noqa: E402
+from bagverify.verdict import Verdict  # noqa: E402
 from devtools.lambda_runner import LocalContext, function_environment, load_handler  # noqa: E402
 from devtools.local_aws import LocalAws  # noqa: E402
 from devtools.sample_bags import flip_byte, make_bag_tar, make_bag_zip  # noqa: E402
 
 EVENT_FILE = ROOT / "events" / "s3-put.json"
+
+
+def verdict_from_dict(document: dict[str, object]) -> Verdict:
+    """The handler's returned verdict (JSON) as a Verdict again, for its PREMIS event."""
+    from bagverify.verdict import Kind, Mode, Problem, Stats, Status
+
+    def problems(items: object) -> list[Problem]:
+        out = []
+        for item in items if isinstance(items, list) else []:
+            details = {k: v for k, v in item.items() if k not in ("kind", "message", "path")}
+            out.append(Problem(Kind(item["kind"]), item["message"], item.get("path"), details))
+        return out
+
+    stats = document.get("stats")
+    return Verdict(
+        Status(str(document["status"])),
+        str(document["source"]),
+        problems(document.get("problems")),
+        problems(document.get("warnings")),
+        Stats(**stats) if isinstance(stats, dict) else Stats(),
+        dict(document.get("object") or {}),  # type: ignore[call-overload]
+        Mode(str(document.get("mode", "full"))),
+        bool(document.get("regression")),
+    )
 
 
 def main() -> int:
@@ -50,6 +80,16 @@ def main() -> int:
             ),
             ("sample bag as a .tar.gz (GNU tar)", key.replace(".zip", ".tar.gz"), make_bag_tar()),
         ]
+        # The ledger on moto (as `bagverify ledger create` makes it): every verification below is recorded.
+        os.environ["BAGVERIFY_LEDGER_TABLE"] = "bagverify-ledger"
+        Ledger(aws.client("dynamodb"), "bagverify-ledger").create()
+        cases.append(
+            (
+                "the sample bag replaced by its corrupted copy, same key: a regression",
+                key,
+                make_bag_zip(tamper=flip_byte("data/images/scan-0001.tif", 1000)),
+            )
+        )
         statuses = []
         for title, case_key, archive in cases:
             etag = s3.put_object(Bucket=bucket, Key=case_key, Body=archive)["ETag"]
@@ -74,8 +114,21 @@ def main() -> int:
                     )
                 )
             statuses.append(verdict["status"])
-        print(f"\nverdicts: {statuses} (expected ['valid', 'invalid', 'valid'])")
-        return 0 if statuses == ["valid", "invalid", "valid"] else 1
+            last_verdict = verdict_from_dict(verdict)
+        ledger = Ledger(aws.client("dynamodb"), "bagverify-ledger")
+        records = ledger.history(f"s3://{bucket}/{key}")
+        print(f"\n=== the ledger's records of s3://{bucket}/{key}, newest first ===")
+        for record in records:
+            print(
+                f"{record.verified_at.split('#')[0]}  {record.status:<7} regression={record.regression}  "
+                f"{record.problem_count} problems {record.problem_kinds}  etag {record.etag}"
+            )
+        print("\n=== the PREMIS 3 event of the regressed verification ===")
+        print(premis_event(last_verdict).decode("utf-8"))
+        expected = ["valid", "invalid", "valid", "invalid"]
+        regressed = [record.regression for record in records] == [True, False]
+        print(f"\nverdicts: {statuses} (expected {expected}); the last a regression: {regressed}")
+        return 0 if statuses == expected and regressed else 1
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bagverify import Status, Verdict
 from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
 from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
-from bagverify.report import write_report
+from bagverify.report import write_premis_event, write_report
 from bagverify.sources import make_s3_client
 from bagverify.verdict import problem_count
 
@@ -87,6 +87,8 @@ def deliver(verdict: Verdict, result_budget: int) -> dict[str, Any]:
         report = _write_report(report_bucket, verdict)
         if report:
             message = verdict_message(verdict, report=report)
+    if report_bucket and verdict.source.startswith("s3://"):
+        _write_premis(report_bucket, verdict)
     message_id = _publish(verdict, message)
     logger.info("verdict published", extra={"sns_message_id": message_id, "report": message.get("report")})
     _record_metrics(verdict)
@@ -110,6 +112,15 @@ def _write_report(bucket: str, verdict: Verdict) -> str | None:
         # The message still goes out, with exact counts and the first problems.
         logger.exception("could not write the full report", extra={"report_bucket": bucket})
         return None
+
+
+def _write_premis(bucket: str, verdict: Verdict) -> None:
+    try:
+        url = write_premis_event(s3, bucket, verdict)
+    except (ClientError, BotoCoreError):
+        logger.exception("could not write the PREMIS event", extra={"report_bucket": bucket})
+        return
+    logger.info("PREMIS event written", extra={"premis_event": url})
 
 
 def _record_metrics(verdict: Verdict) -> None:

@@ -112,3 +112,23 @@ def test_the_cli_and_the_distributed_run_record_themselves(  # type: ignore[no-u
     execution = execute(aws, distributed_machine.arn, {"bucket": bucket, "key": key}, timeout=120)
     assert execution.output["status"] == "valid"
     assert [r.trigger for r in ledger.history(f"s3://{bucket}/{key}")] == ["distributed", "cli"]
+
+
+def test_each_verification_writes_its_premis_event_beside_the_report(  # type: ignore[no-untyped-def]
+    handler, aws, s3, bucket, topic, monkeypatch
+) -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    reports = aws.create_bucket(f"reports-{os.getpid()}-{next(_tables)}")
+    monkeypatch.setenv("REPORT_BUCKET", reports)
+    s3.put_object(Bucket=bucket, Key="incoming/bag.zip", Body=make_bag_zip())
+    for _ in range(2):  # verified twice (an audit, a repeated event): two events
+        handler(s3_event(bucket, "incoming/bag.zip"), LocalContext())
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=reports)["Contents"]]
+    events = [key for key in keys if ".premis-" in key]
+    assert len(events) == 2 and all(key.startswith(f"reports/{bucket}/incoming/bag.zip/") for key in events)
+    root = ElementTree.fromstring(s3.get_object(Bucket=reports, Key=events[0])["Body"].read())
+    outcome = root.find(
+        "{http://www.loc.gov/premis/v3}eventOutcomeInformation/{http://www.loc.gov/premis/v3}eventOutcome"
+    )
+    assert outcome is not None and outcome.text == "pass"

@@ -156,7 +156,9 @@ def test_the_report_is_named_by_version_in_a_versioned_bucket(  # type: ignore[n
 def test_no_report_when_the_message_fits(handler, aws, s3, bucket, topic, report_bucket) -> None:  # type: ignore[no-untyped-def]
     message = _valid_message(handler, aws, s3, bucket, topic)
     assert "report" not in message and message["problems_truncated"] is False
-    assert s3.list_objects_v2(Bucket=report_bucket).get("KeyCount") == 0
+    # Only the verification's PREMIS event is written there (docs/audits.md), no report.
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=report_bucket).get("Contents", [])]
+    assert len(keys) == 1 and ".premis-" in keys[0] and keys[0].endswith(".xml")
 
 
 def test_a_report_that_cannot_be_written_does_not_stop_the_message(  # type: ignore[no-untyped-def]

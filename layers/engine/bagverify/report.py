@@ -1,4 +1,5 @@
-"""The full verdict as JSON in S3, for when the SNS message (or a Step Functions output) had to be cut.
+"""The full verdict as JSON in S3, for when the SNS message (or a Step Functions output) had to be cut;
+and each verification's PREMIS event beside it.
 
 Written from memory by one PutObject: nothing touches a local disk.
 """
@@ -7,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from typing import TYPE_CHECKING
 
+from bagverify.premis import premis_event
 from bagverify.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -42,5 +45,19 @@ def write_report(client: S3Client, bucket: str, verdict: Verdict) -> str:
         Key=key,
         Body=json.dumps(verdict.to_dict(), ensure_ascii=False).encode("utf-8"),
         ContentType="application/json",
+    )
+    return f"s3://{bucket}/{key}"
+
+
+def write_premis_event(client: S3Client, bucket: str, verdict: Verdict) -> str:
+    """PutObject the verification's PREMIS 3 event next to its report (one per verification, by its
+    UUID: a bag verified again, by an audit, gets another); returns its s3:// URL."""
+    event_id = str(uuid.uuid4())
+    key = report_key(verdict).removesuffix(".json") + f".premis-{event_id}.xml"
+    client.put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=premis_event(verdict, event_identifier=event_id),
+        ContentType="application/xml",
     )
     return f"s3://{bucket}/{key}"
