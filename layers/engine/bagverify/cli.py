@@ -15,6 +15,7 @@ import sys
 import time
 from typing import TextIO
 
+from bagverify.audit import DEFAULT_INTERVAL_DAYS, as_dict, due_bags, listed_bags, report_name, run_audit
 from bagverify.bag.profile import ProfileInvalid
 from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
@@ -64,7 +65,19 @@ def main(argv: list[str] | None = None) -> int:
     history = commands.add_parser("history", help="a bag's verifications in the ledger, newest first")
     history.add_argument("source", help="s3://bucket/key")
     history.add_argument("--json", action="store_true", help="print the records as a JSON array")
+    audit = commands.add_parser(
+        "audit", help="re-verify the bags due (ledger), or every bag under --prefix; recorded, reported"
+    )
+    audit.add_argument("--prefix", help="s3://bucket/prefix/: every bag there (else: the ledger's due bags)")
+    audit.add_argument("--interval-days", type=float, default=DEFAULT_INTERVAL_DAYS, help="due after [90]")
+    audit.add_argument("--max-bytes", type=int, help="the run's byte budget (oldest first; the rest skipped)")
+    audit.add_argument(
+        "--report", help="where the report goes (s3://bucket/prefix/ or a folder): JSON and CSV"
+    )
+    audit.add_argument("--json", action="store_true", help="print the run (summary and rows) as JSON")
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _audit(parser, args)
     if args.command == "ledger":
         return _create_ledger(parser)
     if args.command == "history":
@@ -151,6 +164,49 @@ def _history(parser: argparse.ArgumentParser, source: str, *, as_json: bool) -> 
     if not records:
         print(f"{source}: no verification recorded")
     return 0
+
+
+def _audit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    client = make_s3_client()
+    table = os.environ.get(TABLE_VARIABLE)
+    ledger = _ledger(parser) if table or not args.prefix else None
+    gc.freeze()
+    try:
+        if args.prefix:
+            where = S3Location.from_url(args.prefix.rstrip("/") + "/x")
+            bags, not_due = listed_bags(client, where.bucket, where.key[:-1]), 0
+        else:
+            assert ledger is not None
+            bags, not_due = due_bags(ledger.latest(), interval_days=args.interval_days)
+    except (LedgerUnavailable, ValueError) as error:
+        parser.exit(2, f"bagverify: {error}\n")
+    run = run_audit(
+        bags,
+        lambda location: verify_s3_object(location, client),
+        ledger,
+        max_bytes=args.max_bytes,
+        not_due=not_due,
+    )
+    if args.report:
+        for suffix, body in ((".json", run.report_json()), (".csv", run.report_csv())):
+            name = report_name() + suffix
+            if args.report.startswith("s3://"):
+                target = S3Location.from_url(args.report.rstrip("/") + "/" + name)
+                client.put_object(Bucket=target.bucket, Key=target.key, Body=body)
+            else:
+                path = os.path.join(args.report, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "wb") as out:
+                    out.write(body)
+    if args.json:
+        print(json.dumps(as_dict(run), indent=2, ensure_ascii=False))
+    else:
+        summary_of = run.summary()
+        print(", ".join(f"{count:,} {what}" for what, count in summary_of.items()))
+        for row in run.rows:
+            marks = " REGRESSION" if row.regression else ""
+            print(f"  {row.status:<7} {row.bag}  {' '.join(row.problem_kinds)}{marks}")
+    return 0 if all(row.status == "valid" for row in run.rows) else 1
 
 
 def _record(verdict: Verdict) -> None:

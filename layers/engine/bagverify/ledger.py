@@ -161,6 +161,22 @@ def record_of(
     )
 
 
+# The partition of the latest-record items: one per bag, its sort key the bag's s3:// URI.
+LATEST = "#latest"
+
+
+@dataclass(frozen=True)
+class Latest:
+    """A bag's latest verification, as an audit needs it to pick the bags that are due."""
+
+    bag: str
+    bucket: str
+    key: str
+    last_verified_at: str
+    size: int | None
+    status: str
+
+
 class Ledger:
     """The table named `table`, through a DynamoDB client."""
 
@@ -222,11 +238,54 @@ class Ledger:
         except (ClientError, BotoCoreError) as error:
             raise LedgerUnavailable(f"{self.table}: {error}") from error
 
+    def latest(self) -> list[Latest]:
+        """Every bag's latest-record item (one Query of one partition, paginated)."""
+        arguments: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "#bag = :latest",
+            "ExpressionAttributeNames": {"#bag": PARTITION_KEY},
+            "ExpressionAttributeValues": {":latest": {"S": LATEST}},
+        }
+        found: list[Latest] = []
+        try:
+            while True:
+                page = self.client.query(**arguments)
+                for item in page.get("Items", []):
+                    found.append(
+                        Latest(
+                            bag=item[SORT_KEY]["S"],
+                            bucket=item["bucket"]["S"],
+                            key=item["key"]["S"],
+                            last_verified_at=item["last_verified_at"]["S"],
+                            size=int(item["size"]["N"]) if "size" in item else None,
+                            status=item["status"]["S"],
+                        )
+                    )
+                if "LastEvaluatedKey" not in page:
+                    return found
+                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except (ClientError, BotoCoreError) as error:
+            raise LedgerUnavailable(f"{self.table}: {error}") from error
+
     def record(self, verdict: Verdict, *, trigger: str) -> Record:
         """Record `verdict` after the bag's last record, and mark the verdict a regression or recovery.
         Raises LedgerUnavailable; the verdict is then left as it was."""
         record = record_of(verdict, trigger=trigger, previous=self.previous(verdict.source))
         self.put(record)
+        latest: dict[str, Any] = {
+            PARTITION_KEY: {"S": LATEST},
+            SORT_KEY: {"S": record.bag},
+            "bucket": {"S": record.bucket},
+            "key": {"S": record.key},
+            "last_verified_at": {"S": record.verified_at},
+            "status": {"S": record.status},
+        }
+        if record.size is not None:
+            latest["size"] = {"N": str(record.size)}
+        try:
+            self.client.put_item(TableName=self.table, Item=latest)
+        except (ClientError, BotoCoreError) as error:
+            raise LedgerUnavailable(f"{self.table}: {error}") from error
         verdict.regression, verdict.recovery = record.regression, record.recovery
         return record
 
