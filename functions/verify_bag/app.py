@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import time
 from typing import Any
 
@@ -20,10 +19,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bagverify import Kind, Problem, Status, Verdict, verify_s3_object
 from bagverify.bag.profile import ProfileInvalid
-from bagverify.bag.profile_choice import ProfileChoice
-from bagverify.sources.profiles import ProfileUnavailable, choice_from
+from bagverify.sources.profiles import ProfileUnavailable, profile_error
 from bagverify.verdict import error_verdict
-from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, record, s3, tracer
+from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, profiles_for, record, s3, tracer
 from event_targets import Target, UnrecognisedEvent, event_targets
 from routing import Routing, Started, start_distributed
 
@@ -98,11 +96,10 @@ def deadline_for(remaining_ms: int, now: float | None = None) -> float:
 @tracer.capture_method(capture_response=False)
 def _verify(target: Target, deadline: float, memory_limit: int | None) -> Verdict:
     try:
-        profiles = _profiles(target)
+        profiles = profiles_for(target.profile)
     except (ProfileInvalid, ProfileUnavailable) as failure:
         # The operator's to fix: the bag is not judged against a profile that can't be read.
-        kind = Kind.PROFILE_INVALID if isinstance(failure, ProfileInvalid) else Kind.PROFILE_NOT_FOUND
-        return error_verdict(Problem(kind, str(failure)), target.location.url, target.location.object_info())
+        return error_verdict(profile_error(failure), target.location.url, target.location.object_info())
     return verify_s3_object(
         target.location,
         s3,
@@ -111,16 +108,6 @@ def _verify(target: Target, deadline: float, memory_limit: int | None) -> Verdic
         mode=target.mode,
         profiles=profiles,
     )
-
-
-def _profiles(target: Target) -> ProfileChoice | None:
-    """The profiles this bag may be checked against: the input's, or those under ProfilesLocation
-    (read anew each time, so a profile added there counts at once)."""
-    location = os.environ.get("PROFILES_LOCATION") or None
-    required = os.environ.get("REQUIRE_PROFILE") == "true"
-    if not (location or target.profile or required):
-        return None
-    return choice_from(target.profile, location, required=required, client=s3)
 
 
 @tracer.capture_method(capture_response=False)

@@ -18,10 +18,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bagverify import Status, Verdict
+from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
 from bagverify.notify import MAX_MESSAGE_BYTES, json_size, publish_verdict, verdict_message
 from bagverify.report import write_premis_event, write_report
 from bagverify.sources import make_s3_client
+from bagverify.sources.profiles import choice_from
 from bagverify.verdict import problem_count
 
 logger = Logger()
@@ -52,6 +54,17 @@ def log_verdict(verdict: Verdict) -> None:
             "stats": verdict.to_dict()["stats"],
         },
     )
+
+
+def profiles_for(requested: str | None) -> ProfileChoice | None:
+    """The profiles a bag may be checked against, as every handler chooses them: the input's
+    (`requested`), or those under ProfilesLocation (read anew each time, so one added there counts
+    at once). Raises ProfileInvalid or ProfileUnavailable."""
+    location = os.environ.get("PROFILES_LOCATION") or None
+    required = os.environ.get("REQUIRE_PROFILE") == "true"
+    if not (location or requested or required):
+        return None
+    return choice_from(requested, location, required=required, client=s3)
 
 
 def record(verdict: Verdict, *, trigger: str) -> None:

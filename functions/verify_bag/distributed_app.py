@@ -23,7 +23,6 @@ from typing import Any, cast
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from app import deadline_for, memory_bytes
-from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.pipeline.distributed import (
     ShardItem,
     aggregate_run,
@@ -35,10 +34,8 @@ from bagverify.pipeline.distributed import (
     verify_shard,
 )
 from bagverify.pipeline.work import S3WorkStore
-from bagverify.sources.profiles import choice_from
-from bagverify.verdict import Mode
-from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, record, s3, tracer
-from event_targets import UnrecognisedEvent, targets_from_event
+from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, profiles_for, record, s3, tracer
+from event_targets import UnrecognisedEvent, event_targets
 
 _RUN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -54,11 +51,12 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         bag.get("shard_bytes") if isinstance(bag, dict) else None, os.environ.get("SHARD_CONCURRENCY")
     )
     try:
-        [location] = targets_from_event(bag)[:1]
+        [target] = event_targets(bag)[:1]
     except UnrecognisedEvent as bad_event:
         logger.error("unrecognised input", extra={"reason": str(bad_event)})
         summary = plan_unrecognised(str(bad_event), store)
         return {**summary, "work": store.describe(), "concurrency": sizing.concurrency}
+    location = target.location
     logger.set_correlation_id(location.url)
     planned = plan_bag(
         location,
@@ -67,8 +65,8 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         sizing=sizing,
         deadline=deadline_for(context.get_remaining_time_in_millis()),
         aggregator_memory=memory_bytes(os.environ.get("AGGREGATOR_MEMORY_MB")),
-        mode=Mode(bag["mode"]) if isinstance(bag, dict) and bag.get("mode") in set(Mode) else Mode.FULL,
-        profile=bag.get("profile") if isinstance(bag, dict) and isinstance(bag.get("profile"), str) else None,
+        mode=target.mode,
+        profile=target.profile,
     )
     logger.info("bag planned", extra={"run": run, **planned})
     return planned
@@ -89,15 +87,6 @@ def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     return summary
 
 
-def _profiles(requested: str | None) -> ProfileChoice | None:
-    """As VerifyBagFunction chooses them (app._profiles): the input's profile, or ProfilesLocation's."""
-    location = os.environ.get("PROFILES_LOCATION") or None
-    required = os.environ.get("REQUIRE_PROFILE") == "true"
-    if not (location or requested or required):
-        return None
-    return choice_from(requested, location, required=required, client=s3)
-
-
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -105,7 +94,7 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     if "work" in event:
         store = S3WorkStore.from_description(s3, event["work"])
         logger.set_correlation_id(str(event.get("source", "")))
-        verdict = aggregate_run(store, map_failure=event.get("map_failure"), profiles=_profiles)
+        verdict = aggregate_run(store, map_failure=event.get("map_failure"), profiles=profiles_for)
     else:
         verdict = failed_plan_verdict(event, event.get("failure") or {})
         logger.set_correlation_id(verdict.source)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bagverify.ledger import Latest, Ledger, LedgerUnavailable
 from bagverify.sources import S3Location
-from bagverify.verdict import Status, Verdict, problem_count
+from bagverify.verdict import Status, Verdict, problem_count, problem_kinds
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -142,16 +142,12 @@ def run_audit(
             # A ledger that fails costs no verdict: the row is still reported (regression unknown: False).
             with contextlib.suppress(LedgerUnavailable):
                 ledger.record(verdict, trigger="audit")
-        kinds: list[str] = []
-        for problem in verdict.problems:
-            if str(problem.kind) not in kinds:
-                kinds.append(str(problem.kind))
         run.rows.append(
             Row(
                 bag.location.url,
                 str(verdict.status),
                 verdict.regression,
-                kinds,
+                problem_kinds(verdict.problems),
                 problem_count(verdict.problems),
                 round(time.monotonic() - started, 3),
                 verdict.stats.archive_bytes or bag.size,

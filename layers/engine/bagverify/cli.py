@@ -21,8 +21,8 @@ from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.ledger import TABLE_VARIABLE, Ledger, LedgerUnavailable
 from bagverify.premis import premis_event
 from bagverify.sources import S3Location, make_s3_client
-from bagverify.sources.profiles import ProfileUnavailable, read_profile
-from bagverify.verdict import Kind, Mode, Problem, Status, Verdict, error_verdict
+from bagverify.sources.profiles import ProfileUnavailable, profile_error, read_profile
+from bagverify.verdict import Mode, Status, Verdict, error_verdict
 from bagverify.verify import Progress, verify_path, verify_s3_object
 
 EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         profiles = ProfileChoice(explicit=read_profile(args.profile)) if args.profile else None
     except (ProfileInvalid, ProfileUnavailable) as bad_profile:
         # The operator's to fix, not the bag's: nothing of the bag is judged.
-        kind = Kind.PROFILE_INVALID if isinstance(bad_profile, ProfileInvalid) else Kind.PROFILE_NOT_FOUND
-        verdict = error_verdict(Problem(kind, str(bad_profile)), args.source)
+        verdict = error_verdict(profile_error(bad_profile), args.source)
     else:
         try:
             verdict = _verify(args.source, progress, mode, profiles)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bagverify.verdict import Kind, Status, Verdict, problem_count
+from bagverify.verdict import Kind, Status, Verdict, problem_count, problem_kinds
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -132,10 +132,6 @@ def record_of(
     )
     in_regression = regression or (previous is not None and previous.in_regression and status != Status.VALID)
     recovery = status == Status.VALID and previous is not None and previous.in_regression
-    kinds: list[str] = []
-    for problem in verdict.problems:
-        if str(problem.kind) not in kinds and len(kinds) < MAX_KINDS:
-            kinds.append(str(problem.kind))
     info = verdict.object
     return Record(
         bag=verdict.source,
@@ -148,7 +144,7 @@ def record_of(
         mode=str(verdict.mode),
         status=str(status),
         problem_count=problem_count(verdict.problems),
-        problem_kinds=kinds,
+        problem_kinds=problem_kinds(verdict.problems, MAX_KINDS),
         get_requests=verdict.stats.get_requests,
         bytes_read=verdict.stats.bytes_read,
         seconds=verdict.stats.seconds,

@@ -198,6 +198,17 @@ def problem_count(problems: Iterable[Problem]) -> int:
     return total
 
 
+def problem_kinds(problems: Iterable[Problem], limit: int | None = None) -> list[str]:
+    """The kinds of `problems`, each once, in the order found (the first `limit` of them)."""
+    kinds: list[str] = []
+    for problem in problems:
+        if str(problem.kind) not in kinds:
+            if limit is not None and len(kinds) >= limit:
+                break
+            kinds.append(str(problem.kind))
+    return kinds
+
+
 @dataclass
 class Stats:
     """What the verification covered and cost."""

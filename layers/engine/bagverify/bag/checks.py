@@ -179,10 +179,14 @@ def _check_bagit_txt(contents: BagContents, findings: Findings) -> tuple[tuple[i
         if "bagit.txt" not in contents.unreadable:
             findings.problem(Kind.BAGIT_TXT_INVALID, "bagit.txt is missing", "bagit.txt")
         return RFC_8493, "utf-8"
-    declaration, problems = parse_bagit_txt(data)
-    stray_bom = declaration is not None and data.startswith(codecs.BOM_UTF8)
-    if stray_bom and declaration and not VersionRules(declaration.version).bagit_txt_bom_is_a_problem:  # V1
-        problems = [p for p in problems if "byte order mark" not in p.message]
+    # A BOM is judged here, by the version declared after it (V1); the parser reads what follows.
+    bom = data.startswith(codecs.BOM_UTF8)
+    declaration, problems = parse_bagit_txt(data[len(codecs.BOM_UTF8) :] if bom else data)
+    if bom and (declaration is None or VersionRules(declaration.version).bagit_txt_bom_is_a_problem):
+        findings.problem(
+            Kind.BAGIT_TXT_INVALID, "bagit.txt must not begin with a byte order mark", "bagit.txt"
+        )
+    elif bom:
         findings.warning(
             Kind.BYTE_ORDER_MARK,
             "bagit.txt begins with a byte order mark, which BagIt 0.97 and 1.0 forbid and "

@@ -93,6 +93,8 @@ class ProfileInvalid(Exception):
     """The profile itself is malformed: nothing can be checked against it (an *error* verdict, kind
     profile_invalid). `faults` names each fault; the message names them all."""
 
+    kind = Kind.PROFILE_INVALID
+
     def __init__(self, source: str, faults: list[str]) -> None:
         self.source = source
         self.faults = list(faults)

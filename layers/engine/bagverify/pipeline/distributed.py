@@ -67,7 +67,7 @@ from bagverify.pipeline.work import (
     tag_file_name,
 )
 from bagverify.sources import ObjectChanged, S3Location, S3RangedFile, SourceError
-from bagverify.sources.profiles import ProfileUnavailable
+from bagverify.sources.profiles import ProfileUnavailable, profile_error
 from bagverify.verdict import Kind, Mode, Problem, Verdict, error_verdict
 
 if TYPE_CHECKING:
@@ -461,8 +461,7 @@ def aggregate_run(
         try:
             plan.profiles = profiles(plan.requested_profile)
         except (ProfileInvalid, ProfileUnavailable) as failure:
-            kind = Kind.PROFILE_INVALID if isinstance(failure, ProfileInvalid) else Kind.PROFILE_NOT_FOUND
-            errors.append(Problem(kind, str(failure)))
+            errors.append(profile_error(failure))
     if plan.listed:
         tags, header = result_from_jsonl(store.get(TAG_RESULT))
         tags.tag_contents = {path: store.get(name) for path, name in header.get("tag_files", {}).items()}

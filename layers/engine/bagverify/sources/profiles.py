@@ -8,6 +8,7 @@ matched, not dereferenced), so a depositor can't make the verifier reach out any
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bagverify.bag.profile import Profile, ProfileInvalid, load_profile
 from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.sources.location import S3Location
+from bagverify.verdict import Kind, Problem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -26,6 +28,13 @@ MAX_PROFILE_BYTES = 1024 * 1024
 
 class ProfileUnavailable(Exception):
     """A profile could not be read (no such file or object, access denied): the operator's to fix."""
+
+    kind = Kind.PROFILE_NOT_FOUND
+
+
+def profile_error(failure: ProfileInvalid | ProfileUnavailable) -> Problem:
+    """The *error* a profile that can't be used gives: nothing of the bag is judged against it."""
+    return Problem(failure.kind, str(failure))
 
 
 def read_profile(where: str, client: S3Client | None = None) -> Profile:
@@ -92,8 +101,6 @@ def choice_from(
 
 
 def _claimed_identifier(data: bytes) -> str | None:
-    import json
-
     try:
         document: Any = json.loads(data)
         identifier = document["BagIt-Profile-Info"]["BagIt-Profile-Identifier"]
