@@ -63,7 +63,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             # directory is read): an upload goes to the distributed machine after all.
             results.append(_route(target, routing))
             continue
-        record(verdict, trigger="upload" if target.uploaded else "state_machine")
+        record(verdict, trigger=target.trigger)
         log_verdict(verdict)
         results.append(deliver(verdict, budget))
     return results[0] if len(results) == 1 else {"verdicts": results}

@@ -75,7 +75,7 @@ def record(verdict: Verdict, *, trigger: str) -> None:
     if not table or not verdict.source.startswith("s3://"):
         return
     try:
-        entry = Ledger(_dynamodb(), table).record(verdict, trigger=trigger)
+        entry = Ledger(dynamodb(), table).record(verdict, trigger=trigger)
     except LedgerUnavailable:
         logger.exception("could not record the verification in the ledger", extra={"table": table})
         metrics.add_metric(name="LedgerWriteFailures", unit=MetricUnit.Count, value=1)
@@ -87,7 +87,7 @@ def record(verdict: Verdict, *, trigger: str) -> None:
 
 
 @functools.cache
-def _dynamodb() -> Any:
+def dynamodb() -> Any:
     """Made on the first verification recorded: most cold starts need no DynamoDB model."""
     return boto3.client("dynamodb")
 

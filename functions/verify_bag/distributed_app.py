@@ -40,6 +40,11 @@ from event_targets import UnrecognisedEvent, event_targets
 _RUN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
+def _ledger_trigger(trigger: object) -> str:
+    """What the ledger records for a distributed run: "audit" when an audit started it."""
+    return "audit" if trigger == "audit" else "distributed"
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -69,7 +74,8 @@ def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         profile=target.profile,
     )
     logger.info("bag planned", extra={"run": run, **planned})
-    return planned
+    # Through to the aggregator, which records the verification: an audit's run is recorded as one.
+    return {**planned, "trigger": _ledger_trigger(target.trigger)}
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -98,6 +104,6 @@ def aggregate_handler(event: dict[str, Any], context: LambdaContext) -> dict[str
     else:
         verdict = failed_plan_verdict(event, event.get("failure") or {})
         logger.set_correlation_id(verdict.source)
-    record(verdict, trigger="distributed")
+    record(verdict, trigger=_ledger_trigger(event.get("trigger")))
     log_verdict(verdict)
     return deliver(verdict, MAX_RESULT_BYTES)

@@ -30,6 +30,13 @@ class Target:
     # A BagIt profile to check the bag against (direct or Step Functions input's "profile": an
     # identifier of a profile under ProfilesLocation, or an s3:// URL); None: the bag's own, if any.
     profile: str | None = None
+    # What the ledger records as having started this verification: "upload", "state_machine", or the
+    # input's "trigger" ("audit": a Map item of AuditStateMachine).
+    trigger: str = "state_machine"
+
+
+# What a direct or Step Functions input may name as its trigger.
+INPUT_TRIGGERS = ("state_machine", "audit")
 
 
 def targets_from_event(event: Any) -> list[S3Location]:
@@ -53,6 +60,7 @@ def event_targets(event: Any) -> list[Target]:
                 ),
                 uploaded=True,
                 size=_size(record["s3"]["object"].get("size")),
+                trigger="upload",
             )
             for record in event["Records"]
             if "s3" in record
@@ -69,6 +77,7 @@ def event_targets(event: Any) -> list[Target]:
                 ),
                 uploaded=True,
                 size=_size(detail["object"].get("size")),
+                trigger="upload",
             )
         ]
     if isinstance(event.get("bucket"), str) and isinstance(event.get("key"), str):
@@ -78,7 +87,7 @@ def event_targets(event: Any) -> list[Target]:
         if profile is not None and not (isinstance(profile, str) and profile):
             raise UnrecognisedEvent(f"profile must be a profile's identifier or s3:// URL, not {profile!r}")
         location = S3Location(event["bucket"], event["key"], version_id, etag)
-        return [Target(location, mode=_mode(event), profile=profile)]
+        return [Target(location, mode=_mode(event), profile=profile, trigger=_trigger(event))]
     return _unrecognised(event)
 
 
@@ -90,6 +99,13 @@ def _mode(event: dict[str, Any]) -> Mode:
         raise UnrecognisedEvent(
             f"mode must be one of {', '.join(str(mode) for mode in Mode)}, not {value!r}"
         ) from None
+
+
+def _trigger(event: dict[str, Any]) -> str:
+    value = event.get("trigger", "state_machine")
+    if value not in INPUT_TRIGGERS:
+        raise UnrecognisedEvent(f"trigger must be one of {', '.join(INPUT_TRIGGERS)}, not {value!r}")
+    return str(value)
 
 
 def _size(value: Any) -> int | None:

@@ -122,6 +122,38 @@ def listed_bags(client: S3Client, bucket: str, prefix: str) -> list[Due]:
     return found
 
 
+def within_budget(bags: list[Due], max_bytes: int | None) -> tuple[list[Due], int]:
+    """(the first `bags` whose sizes add up to at most `max_bytes`; how many are left for a later run).
+
+    The first bag is always taken, even past the budget: else a bag larger than the budget would never
+    be audited again. None or 0: no budget."""
+    if not max_bytes:
+        return bags, 0
+    total = 0
+    for position, bag in enumerate(bags):
+        if position and total + bag.size > max_bytes:
+            return bags[:position], len(bags) - position
+        total += bag.size
+    return bags, 0
+
+
+def row_of(bag: str, result: dict[str, Any], size: int = 0) -> Row:
+    """The report's row for one bag from its verdict as a handler returns it: `Verdict.to_dict()`, or
+    the message-shaped verdict (exact `problem_count`, the first problems) when that was too big."""
+    problems = result.get("problems") or []
+    stats = result.get("stats") or {}
+    count = result.get("problem_count")
+    return Row(
+        bag,
+        str(result.get("status", Status.ERROR)),
+        bool(result.get("regression")),
+        list(dict.fromkeys(str(p.get("kind")) for p in problems if isinstance(p, dict))),
+        count if isinstance(count, int) else len(problems),
+        float(stats.get("seconds") or 0),
+        int(stats.get("archive_bytes") or size),
+    )
+
+
 def run_audit(
     bags: list[Due],
     verify: Callable[[S3Location], Verdict],
@@ -131,11 +163,9 @@ def run_audit(
     not_due: int = 0,
 ) -> AuditRun:
     """Verify `bags` in order until the next would pass `max_bytes`; record each (trigger audit)."""
-    run = AuditRun(not_due=not_due)
-    for position, bag in enumerate(bags):
-        if max_bytes is not None and run.bytes_verified + bag.size > max_bytes and run.rows:
-            run.skipped = len(bags) - position
-            break
+    chosen, skipped = within_budget(bags, max_bytes)
+    run = AuditRun(skipped=skipped, not_due=not_due)
+    for bag in chosen:
         started = time.monotonic()
         verdict = verify(bag.location)
         if ledger is not None:
