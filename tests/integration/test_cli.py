@@ -11,10 +11,13 @@ from pathlib import Path
 from devtools.sample_bags import flip_byte, make_bag_zip
 
 CLI = [sys.executable, "-m", "bagverify.cli", "verify"]
+# rich's variables that would make it draw on a pipe (tests/unit/test_cli_output.py tests them)
+RICH_OVERRIDES = ("FORCE_COLOR", "TTY_COMPATIBLE")
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    env = {name: value for name, value in os.environ.items() if name not in RICH_OVERRIDES}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=env)
 
 
 def test_s3_valid_bag_exits_0_with_json(aws, s3, bucket) -> None:  # type: ignore[no-untyped-def]

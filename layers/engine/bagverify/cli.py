@@ -3,6 +3,11 @@
 SOURCE is a local bag archive (ZIP or tar, plain or compressed) or s3://bucket/key[?versionId=...].
 The S3 endpoint comes from the standard AWS environment (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL).
 Exit code: 0 valid, 1 invalid, 2 error (could not verify, or bad usage).
+
+Terminal output (the progress bar, the history and audit tables, the summary) is drawn by `rich`, the
+optional `cli` extra (`pip install 'bagverify[cli]'`), imported only when it draws: the Lambda layer
+never carries it. Without rich, or when the stream is not a terminal, the output is plain text; --json
+output never depends on either.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import json
 import os
 import sys
 import time
-from typing import TextIO
+from functools import cache
+from typing import TYPE_CHECKING, TextIO
 
 from bagverify.audit import DEFAULT_INTERVAL_DAYS, as_dict, due_bags, listed_bags, report_name, run_audit
 from bagverify.bag.profile import ProfileInvalid
@@ -25,7 +31,16 @@ from bagverify.sources.profiles import ProfileUnavailable, profile_error, read_p
 from bagverify.verdict import Mode, Status, Verdict, error_verdict
 from bagverify.verify import Progress, verify_path, verify_s3_object
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
+    from bagverify.audit import AuditRun
+    from bagverify.ledger import Record
+
 EXIT_CODES = {Status.VALID: 0, Status.INVALID: 1, Status.ERROR: 2}
+STATUS_STYLES = {Status.VALID: "bold green", Status.INVALID: "bold red", Status.ERROR: "bold yellow"}
+RICH_HINT = "bagverify: for a progress bar and tables on a terminal: pip install 'bagverify[cli]'"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         return _history(parser, args.source, as_json=args.json)
     mode = args.mode or Mode.FULL
 
-    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.json else None
+    bar_console = None if args.json else _console(sys.stderr)
+    progress = RichProgress(bar_console) if bar_console else None
     try:
         profiles = ProfileChoice(explicit=read_profile(args.profile)) if args.profile else None
     except (ProfileInvalid, ProfileUnavailable) as bad_profile:
@@ -95,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             verdict = _verify(args.source, progress, mode, profiles)
         except ValueError as bad_source:
             parser.exit(2, f"bagverify: {bad_source}\n")
-    if progress:
-        progress.finish()
+    finally:
+        if progress:
+            progress.finish()
     _record(verdict)
     if args.premis:
         event = premis_event(verdict)
@@ -107,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             out.write(event)
     if args.json:
         print(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False))
+    elif console := _console(sys.stdout):
+        _draw_summary(console, verdict)
     else:
         print(summary(verdict))
     return EXIT_CODES[verdict.status]
@@ -152,6 +171,9 @@ def _history(parser: argparse.ArgumentParser, source: str, *, as_json: bool) -> 
         parser.exit(2, f"bagverify: {error}\n")
     if as_json:
         print(json.dumps([record.to_dict() for record in records], indent=2, ensure_ascii=False))
+        return 0
+    if records and (console := _console(sys.stdout)):
+        _draw_history(console, source, records)
         return 0
     for record in records:
         marks = " REGRESSION" if record.regression else " recovery" if record.recovery else ""
@@ -199,6 +221,8 @@ def _audit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     out.write(body)
     if args.json:
         print(json.dumps(as_dict(run), indent=2, ensure_ascii=False))
+    elif console := _console(sys.stdout):
+        _draw_audit(console, run)
     else:
         summary_of = run.summary()
         print(", ".join(f"{count:,} {what}" for what, count in summary_of.items()))
@@ -236,37 +260,188 @@ def summary(verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-class ProgressBar:
-    """One self-overwriting line on a terminal: bytes verified of the total, rate, files."""
+# Terminal output. rich is imported only here, once a stream is known to be a terminal: `import
+# bagverify.cli` (and the Lambda layer, which has no rich) never loads it.
 
-    WIDTH = 30
 
-    def __init__(self, stream: TextIO, min_interval: float = 0.2) -> None:
-        self._stream = stream
-        self._started = time.monotonic()
-        self._last = 0.0
+def _console(stream: TextIO) -> Console | None:
+    """A rich Console on `stream` when it is a terminal and rich is installed; None: plain text.
+
+    rich's own overrides count: TTY_COMPATIBLE=1 or a non-empty FORCE_COLOR treat any stream as a
+    terminal, TTY_COMPATIBLE=0 none (NO_COLOR keeps the layout and drops the colours)."""
+    forced = os.environ.get("TTY_COMPATIBLE") == "1" or bool(os.environ.get("FORCE_COLOR"))
+    if os.environ.get("TTY_COMPATIBLE") == "0" or not (forced or _isatty(stream)):
+        return None
+    try:
+        from rich.console import Console
+    except ImportError:
+        _hint()
+        return None
+    console = Console(file=stream, highlight=False)
+    return console if console.is_terminal else None
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+@cache
+def _hint() -> None:
+    """Once a run, on a terminal only: where the progress bar and tables are."""
+    if _isatty(sys.stderr):
+        print(RICH_HINT, file=sys.stderr)
+
+
+class RichProgress:
+    """rich's progress bar on `console` (stderr): archive bytes verified of the total, rate, files,
+    time left. Called after every member, it redraws at most every `min_interval` seconds; it shows
+    once the first member is done (a source that fails before draws nothing)."""
+
+    def __init__(self, console: Console, min_interval: float = 0.1) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as Bar
+
+        self._bar = Bar(
+            TextColumn("verifying"),
+            BarColumn(),
+            TaskProgressColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[files]:,} files"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = self._bar.add_task("verifying", total=None, files=0)
         self._min_interval = min_interval
-        self._shown = False
+        self._last = 0.0
+        self._seen: tuple[int, int, int] | None = None  # the last call's (done, total, files)
+        self._shown: tuple[int, int, int] | None = None
 
     def __call__(self, done: int, total: int, files: int) -> None:
+        self._seen = (done, total, files)
         now = time.monotonic()
         if now - self._last < self._min_interval and done < total:
             return
         self._last = now
-        fraction = done / total if total else 1.0
-        rate = done / max(now - self._started, 1e-6) / 1e6
-        filled = int(fraction * self.WIDTH)
-        self._stream.write(
-            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:6.1%} "
-            f"{done / 1e6:,.1f}/{total / 1e6:,.1f} MB  {rate:,.1f} MB/s  {files:,} files"
-        )
-        self._stream.flush()
-        self._shown = True
+        self._show()
+
+    def _show(self) -> None:
+        if self._seen is None or self._seen == self._shown:
+            return
+        first = self._shown is None
+        done, total, files = self._shown = self._seen
+        self._bar.update(self._task, completed=done, total=total, files=files)
+        if first:
+            self._bar.start()
 
     def finish(self) -> None:
-        if self._shown:
-            self._stream.write("\n")
-            self._stream.flush()
+        """The last count drawn (a call the interval skipped included), and the terminal's line back."""
+        self._show()
+        if self._shown is not None:
+            self._bar.stop()
+
+
+def _status(status: str, shown: str | None = None) -> Text:
+    """`status` (or `shown` for it) in its colour."""
+    from rich.text import Text
+
+    style = STATUS_STYLES[Status(status)] if status in {str(known) for known in Status} else ""
+    return Text(status if shown is None else shown, style=style)
+
+
+def _draw_summary(console: Console, verdict: Verdict) -> None:
+    """summary(verdict), styled: the status coloured, each problem's and warning's kind marked."""
+    from rich.text import Text
+
+    stats = verdict.stats
+    head = Text.assemble(_status(verdict.status, verdict.status.upper()), ": ", verdict.source)
+    if verdict.mode is not Mode.FULL:
+        head.append(f" ({verdict.mode} only: not a fixity check)", style="yellow")
+    if verdict.regression:
+        head.append(" REGRESSION: it was valid", style="bold red")
+    elif verdict.recovery:
+        head.append(" (recovered)", style="green")
+    console.print(head, soft_wrap=True)
+    console.print(
+        Text(
+            f"  {stats.files:,} payload files, {stats.bytes:,} bytes; archive {stats.archive_bytes:,} bytes; "
+            f"{stats.get_requests} GET requests, {stats.bytes_read:,} bytes read; {stats.seconds:.2f} s",
+            style="dim",
+        ),
+        soft_wrap=True,
+    )
+    for label, style, items in (
+        ("problem", "red", verdict.problems),
+        ("warning", "yellow", verdict.warnings),
+    ):
+        for item in items:
+            console.print(
+                Text.assemble(f"  {label} ", (f"[{item.kind}]", style), " ", item.message), soft_wrap=True
+            )
+
+
+def _draw_history(console: Console, source: str, records: list[Record]) -> None:
+    """A bag's records, newest first, as a table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=source, title_justify="left")
+    for name in ("verified at", "status", "mode", "problems", "kinds", "version", "etag", ""):
+        table.add_column(name, justify="right" if name == "problems" else "left")
+    for record in records:
+        marks = (
+            Text("REGRESSION", style="bold red")
+            if record.regression
+            else Text("recovery", style="green")
+            if record.recovery
+            else Text("")
+        )
+        table.add_row(
+            Text(record.verified_at.split("#")[0]),
+            _status(record.status),
+            Text(record.mode),
+            Text(f"{record.problem_count:,}"),
+            Text(", ".join(record.problem_kinds[:3]) or "-"),
+            Text(record.version_id or "-"),
+            Text(record.etag or "-"),
+            marks,
+        )
+    console.print(table)
+
+
+def _draw_audit(console: Console, run: AuditRun) -> None:
+    """An audit run: a table of its bags (a REGRESSION column if any is one), then its counts."""
+    from rich.table import Table
+    from rich.text import Text
+
+    if run.rows:
+        marked = any(row.regression for row in run.rows)
+        bags = Table(title="bags audited", title_justify="left")
+        for name in ("status", "bag", "problems", "kinds", *([""] if marked else [])):
+            bags.add_column(name, justify="right" if name == "problems" else "left")
+        for row in run.rows:
+            cells = [_status(row.status), Text(row.bag), Text(f"{row.problem_count:,}")]
+            cells.append(Text(" ".join(row.problem_kinds)))
+            if marked:
+                cells.append(Text("REGRESSION", style="bold red") if row.regression else Text(""))
+            bags.add_row(*cells)
+        console.print(bags)
+    counts = Table(title="summary", title_justify="left")
+    summary_of = run.summary()
+    for what in summary_of:
+        counts.add_column(what.replace("_", " "), justify="right")
+    counts.add_row(*(Text(f"{count:,}") for count in summary_of.values()))
+    console.print(counts)
 
 
 if __name__ == "__main__":
