@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bagverify.archive import BAG_SUFFIXES
 from bagverify.ledger import Latest, Ledger, LedgerUnavailable
 from bagverify.sources import S3Location
 from bagverify.verdict import Status, Verdict, problem_count, problem_kinds
@@ -26,8 +27,6 @@ from bagverify.verdict import Status, Verdict, problem_count, problem_kinds
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-# What triggers on upload (template.yaml): the keys a prefix audit verifies.
-BAG_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst")
 DEFAULT_INTERVAL_DAYS = 90
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from bagverify.archive import TAR_SUFFIXES
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
 from bagverify.archive.tar.streams import MIME_TYPES, Compression, tar_compression
@@ -198,7 +199,10 @@ def verify_s3_object(
     started = time.monotonic()
     object_info = location.object_info()
     try:
-        if mode is Mode.FULL:
+        # A tar is read front to back in every mode (no directory to skip by), so it needs the parts
+        # fetched ahead in every mode. Only this choice looks at the key's name: the format itself
+        # is read from the content.
+        if mode is Mode.FULL or location.key.endswith(TAR_SUFFIXES):
             archive = S3RangedFile.open(
                 client or make_s3_client(),
                 location,
