@@ -17,7 +17,9 @@ Faults: an S3 XML error in place of the answer (`slow_down` 503, `internal_error
 Content-Length) then only `after` bytes of its body, then the connection closed (`drop_body`);
 the connection closed before any answer (`hang_up`); an action run before the request is
 forwarded (`run_before`: overwrite or delete the object between two GETs); the Range header
-rewritten or dropped on the way (`shift_range`, `ignore_range`: a gateway that mishandles ranges).
+rewritten or dropped on the way (`shift_range`, `ignore_range`: a gateway that mishandles ranges);
+the real answer with its body sent at a trickle (`trickle`: S3's slow requests, the tail latency
+that hedging is for), for one GET in N with `is_get(every=N)`.
 
 Every request is recorded (`requests`, `gets()`), with the fault applied and the status sent,
 so a test asserts on what actually reached the server, retries included.
@@ -30,6 +32,7 @@ import http.client
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -91,9 +94,11 @@ def is_get(
     suffix: bool | None = None,
     versioned: bool | None = None,
     nth: int | None = None,
+    every: int | None = None,
 ) -> Matcher:
     """GETs, narrowed by object key (path ends with it), first byte of the range, suffix range or not,
-    with a versionId or not, or the n-th GET the proxy saw (1-based)."""
+    with a versionId or not, the n-th GET the proxy saw (1-based), or one GET in `every` (the
+    `every`-th, 2 x `every`-th, ... GET the proxy saw)."""
 
     def match(seen: Seen) -> bool:
         return (
@@ -103,6 +108,7 @@ def is_get(
             and (suffix is None or seen.is_suffix_range == suffix)
             and (versioned is None or (seen.version_id is not None) == versioned)
             and (nth is None or seen.get_number == nth)
+            and (every is None or seen.get_number % every == 0)
         )
 
     return match
@@ -165,7 +171,20 @@ class RewriteRange:
     name: str = "rewrite range"
 
 
-Fault = S3Error | DropBody | HangUp | RunBefore | RewriteRange
+@dataclass(frozen=True)
+class Trickle:
+    """Forward; send the real status and headers, then the body at `bytes_per_second`: a slow GET
+    (an overloaded server or path), the rest of the endpoint unaffected. Paced against the clock in
+    slices of 1/20 s of bytes; it ends when the body does or the client goes away."""
+
+    bytes_per_second: int
+
+    @property
+    def name(self) -> str:
+        return f"trickle at {self.bytes_per_second} B/s"
+
+
+Fault = S3Error | DropBody | HangUp | RunBefore | RewriteRange | Trickle
 
 
 def s3_error(status: int, code: str, message: str) -> S3Error:
@@ -190,6 +209,11 @@ def drop_body(after: int) -> DropBody:
 
 def hang_up() -> HangUp:
     return HangUp()
+
+
+def trickle(bytes_per_second: int = 256 * 1024) -> Trickle:
+    """The body at `bytes_per_second` (256 KiB/s: an 8 MiB part takes 32 s)."""
+    return Trickle(bytes_per_second)
 
 
 def run_before(action: Callable[[], object]) -> RunBefore:
@@ -391,15 +415,20 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.proxy._run_action(fault)
         drop_after = fault.after if isinstance(fault, DropBody) else None
         rewrite = fault.rewrite if isinstance(fault, RewriteRange) else None
+        rate = fault.bytes_per_second if isinstance(fault, Trickle) else None
         try:
-            self._forward(seen, drop_after, rewrite)
+            self._forward(seen, drop_after, rewrite, rate)
         except (BrokenPipeError, ConnectionResetError):  # the client went away mid-answer
             self.close_connection = True
 
     # -- forwarding --------------------------------------------------------------
 
     def _forward(
-        self, seen: Seen, drop_after: int | None, rewrite_range: Callable[[str], str | None] | None = None
+        self,
+        seen: Seen,
+        drop_after: int | None,
+        rewrite_range: Callable[[str], str | None] | None = None,
+        rate: int | None = None,
     ) -> None:
         proxy = self.server.proxy
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -418,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.endheaders()
             self._copy_request_body(upstream, chunked_request)
             response = upstream.getresponse()
-            self._copy_response(seen, response, drop_after)
+            self._copy_response(seen, response, drop_after, rate)
         finally:
             upstream.close()
 
@@ -456,7 +485,9 @@ class _Handler(BaseHTTPRequestHandler):
             while remaining > 0 and (data := self.rfile.read(min(COPY_BYTES, remaining))):
                 remaining -= len(data)
 
-    def _copy_response(self, seen: Seen, response: http.client.HTTPResponse, drop_after: int | None) -> None:
+    def _copy_response(
+        self, seen: Seen, response: http.client.HTTPResponse, drop_after: int | None, rate: int | None = None
+    ) -> None:
         # Recorded before the answer goes out: a client may act on it before this thread runs again.
         seen.status = response.status
         self.send_response_only(response.status, response.reason)
@@ -473,13 +504,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         self.end_headers()
         sent = 0
+        began = time.monotonic()
         while not no_body and (data := response.read1(COPY_BYTES)):
             if drop_after is not None and sent + len(data) >= drop_after:
                 self._write(data[: drop_after - sent], chunked)
                 self._hang_up()
                 return
-            self._write(data, chunked)
-            sent += len(data)
+            if rate is None:
+                self._write(data, chunked)
+                sent += len(data)
+                continue
+            step = max(1024, rate // 20)
+            for offset in range(0, len(data), step):
+                piece = data[offset : offset + step]
+                self._write(piece, chunked)
+                self.wfile.flush()
+                sent += len(piece)
+                time.sleep(max(0.0, began + sent / rate - time.monotonic()))
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
 
@@ -525,6 +566,7 @@ __all__ = [
     "RunBefore",
     "S3Error",
     "Seen",
+    "Trickle",
     "access_denied",
     "drop_body",
     "expired_token",
@@ -536,4 +578,5 @@ __all__ = [
     "s3_error",
     "shift_range",
     "slow_down",
+    "trickle",
 ]

@@ -11,19 +11,20 @@ from __future__ import annotations
 import functools
 import gc
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bagverify import Kind, Problem, Status, Verdict, verify_s3_object
-from bagverify.bag.profile import ProfileInvalid
-from bagverify.sources.profiles import ProfileUnavailable, profile_error
+from bagverify import Kind, Problem, Status, Verdict
 from bagverify.verdict import error_verdict
+from bagverify.verify import verify_s3_object
 from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, metrics, profiles_for, record, s3, tracer
 from event_targets import Target, UnrecognisedEvent, event_targets
 from routing import Routing, Started, start_distributed
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Everything made so far (boto3's service models: ~70,000 objects) lives as long as the execution
 # environment; frozen, the garbage collections a scan of many small files triggers skip it.
@@ -97,7 +98,13 @@ def deadline_for(remaining_ms: int, now: float | None = None) -> float:
 def _verify(target: Target, deadline: float, memory_limit: int | None) -> Verdict:
     try:
         profiles = profiles_for(target.profile)
-    except (ProfileInvalid, ProfileUnavailable) as failure:
+    except Exception as failure:
+        # Here, not at module level: the profile code is loaded only where profiles are used.
+        from bagverify.bag.profile import ProfileInvalid
+        from bagverify.sources.profiles import ProfileUnavailable, profile_error
+
+        if not isinstance(failure, ProfileInvalid | ProfileUnavailable):
+            raise
         # The operator's to fix: the bag is not judged against a profile that can't be read.
         return error_verdict(profile_error(failure), target.location.url, target.location.object_info())
     return verify_s3_object(

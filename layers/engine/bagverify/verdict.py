@@ -219,6 +219,8 @@ class Stats:
     get_requests: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
+    # Of get_requests: GETs that re-asked for a part running far slower than its peers (hedges).
+    hedged_requests: int = 0
 
 
 @dataclass

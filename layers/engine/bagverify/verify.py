@@ -25,7 +25,6 @@ from bagverify.archive import TAR_SUFFIXES
 from bagverify.archive.member_reader import MemberReader
 from bagverify.archive.source import ArchiveSource
 from bagverify.archive.tar.streams import MIME_TYPES, Compression, tar_compression
-from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.pipeline.aggregate import aggregate
 from bagverify.pipeline.memory import refuse_too_many_files
 from bagverify.pipeline.plan import ONE_SHARD, SCAN, SKIP, Plan, make_plan
@@ -39,7 +38,6 @@ from bagverify.pipeline.scan import (
     scan_tag_files,
     unverified_result,
 )
-from bagverify.pipeline.tar_scan import TarScan
 from bagverify.sources import S3Location, S3RangedFile, SourceError, make_s3_client
 from bagverify.sources.read_ahead import default_depth
 from bagverify.sources.s3_ranged_file import DEFAULT_PART_SIZE
@@ -47,6 +45,8 @@ from bagverify.verdict import Kind, Mode, Problem, Stats, Verdict, error_verdict
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from bagverify.bag.profile_choice import ProfileChoice
 
 __all__ = [
     "DeadlineReached",
@@ -91,6 +91,7 @@ def verify_archive(
             get_requests=int(getattr(fileobj, "get_requests", 0)),
             bytes_read=int(getattr(fileobj, "bytes_received", 0)),
             seconds=round(time.monotonic() - started, 3),
+            hedged_requests=int(getattr(fileobj, "hedged_requests", 0)),
         )
         return error_verdict(_error(failure), source, object_info, stats)
     if tar is not None:
@@ -120,6 +121,7 @@ def verify_archive(
         get_requests=int(getattr(fileobj, "get_requests", 0)),
         bytes_read=int(getattr(fileobj, "bytes_received", plan.archive_bytes)),
     )
+    verdict.stats.hedged_requests = int(getattr(fileobj, "hedged_requests", 0))
     verdict.stats.seconds = round(time.monotonic() - started, 3)  # the checks included
     return verdict
 
@@ -141,11 +143,15 @@ def verify_tar(
     plan = Plan(
         source, dict(object_info or {}), archive_bytes=fileobj.seek(0, 2), mode=mode, profiles=profiles
     )
+    # Imported here: most bags are ZIPs, so most cold starts need none of the tar code.
+    from bagverify.pipeline.tar_scan import TarScan
+
     plan.serialization = MIME_TYPES[compression]
     result = TarScan(fileobj, plan, compression, deadline=deadline).run()
     verdict = aggregate(plan, [result], get_requests=result.get_requests, bytes_read=result.bytes_read)
     if not isinstance(fileobj, S3RangedFile):
         verdict.stats.bytes_read = plan.archive_bytes
+    verdict.stats.hedged_requests = int(getattr(fileobj, "hedged_requests", 0))
     verdict.stats.seconds = round(time.monotonic() - started, 3)
     return verdict
 

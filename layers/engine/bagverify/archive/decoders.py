@@ -19,7 +19,6 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
-import inflate64
 from isal import isal_zlib
 
 from bagverify.archive.errors import ArchiveFault
@@ -203,6 +202,8 @@ def _lzma1_filter(properties: bytes, size: int) -> dict[str, int]:
 
 
 def _deflate64(blocks: Iterable[bytes], piece_size: int, size: int) -> Iterator[bytes]:
+    import inflate64  # Deflate64 members are rare: loaded on the first one
+
     inflater = inflate64.Inflater()
     pending = bytearray()
     for block in blocks:

@@ -14,7 +14,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bagverify.bag.layout import (
     PAST_PAYLOAD_DIR,
@@ -25,8 +25,6 @@ from bagverify.bag.layout import (
     is_payload,
     is_unsafe_path,
 )
-from bagverify.bag.profile import BagFacts, check_profile
-from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.bag.tag_files import (
     FetchEntry,
     LineProblems,
@@ -43,6 +41,9 @@ from bagverify.bag.tag_files import (
 from bagverify.bag.versions import KNOWN_VERSIONS, RFC_8493, VersionRules
 from bagverify.checksums import DigestLayout, hashlib_name
 from bagverify.verdict import Kind, Mode, NamedProblems, Problem
+
+if TYPE_CHECKING:
+    from bagverify.bag.profile_choice import ProfileChoice
 
 # Tag files bagverify parses, so keeps in memory while streaming the archive.
 PARSED_TAG_FILES = ("bagit.txt", "bag-info.txt", "package-info.txt", "fetch.txt")
@@ -151,6 +152,9 @@ def _check_profile(
 ) -> Problem | None:
     if profiles is None or not profiles.active:
         return None
+    # Imported here: most bags are checked against no profile.
+    from bagverify.bag.profile import BagFacts, check_profile
+
     profile, warnings, error = profiles.choose(tags)
     findings.extend([], warnings)
     if profile is None:

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from bagverify.bag.checks import BagContents, Findings, check_bag
 from bagverify.bag.layout import ManifestName
 from bagverify.checksums import DigestLayout
-from bagverify.ledger import manifests_digest
 from bagverify.pipeline.plan import Plan
 from bagverify.pipeline.scan import ScanResult, payload_totals
 from bagverify.verdict import Problem, Stats, Verdict, decide
@@ -44,6 +43,8 @@ def aggregate(
     failures.extend(errors)
     digest = None
     if plan.listed:
+        from bagverify.ledger import manifests_digest  # with the ledger's code, on first use
+
         contents = merge(plan, results)
         digest = manifests_digest(
             {path: data for path, data in contents.tag_contents.items() if ManifestName.parse(path)}

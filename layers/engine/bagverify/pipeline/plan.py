@@ -21,7 +21,7 @@ import math
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bagverify.archive import ArchiveFault
 from bagverify.archive.decoders import BZIP2, DEFLATE64, LZMA
@@ -36,11 +36,14 @@ from bagverify.bag.layout import (
     is_payload,
     screen_entries,
 )
-from bagverify.bag.profile_choice import ProfileChoice
 from bagverify.bag.tag_files import quoted
 from bagverify.checksums import hashlib_name
 from bagverify.sources import SourceError
 from bagverify.verdict import Kind, Mode, Problem
+
+if TYPE_CHECKING:
+    # Annotations only: the profile code is loaded when a profile is chosen (sources.profiles).
+    from bagverify.bag.profile_choice import ProfileChoice
 
 GB = 1000**3
 # Verification throughput of one Lambda (1,769 MB, one vCPU, arm64) assumed for sizing, in

@@ -23,7 +23,12 @@ members, front to back) read the tail once and then stream; this class therefore
   was replaced after the event (`ObjectChanged`), not that it changed mid-read.
 * **resumes** a body dropped mid-stream from the byte reached: botocore retries
   failed requests but not a connection that dies while the body is being read.
-* counts GET requests and bytes received, for the verdict's stats.
+* **hedges** a part whose GET runs far longer than its peers' (`read_ahead.HedgePolicy`): asks
+  for the rest of it again, from the byte reached, on another connection, and uses whichever
+  completes first. A hedge is one attempt (no second try on a wrong answer, no resume): when it
+  fails, the part's first GET, still running, is what the part waits for.
+* counts GET requests (hedges included, and apart as `hedged_requests`) and bytes received,
+  for the verdict's stats.
 
 Seeking is free: it only moves the position. I/O happens on the next read, and
 only when the position is outside the windows held, so a reader's habit of seeking
@@ -60,7 +65,7 @@ from bagverify.sources.errors import (
     SourceUnavailable,
 )
 from bagverify.sources.location import S3Location, quote_etag
-from bagverify.sources.read_ahead import Part, ReadAhead, default_depth
+from bagverify.sources.read_ahead import Abandoned, HedgePolicy, Part, ReadAhead, Transfer, default_depth
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -73,6 +78,10 @@ DEFAULT_PART_SIZE = 8 * MiB
 DEFAULT_TAIL_SIZE = 8 * MiB
 # Body reads that die mid-stream are resumed this many times per part before giving up.
 MAX_BODY_RESUMES = 5
+# A body is read in chunks of this size: the progress a hedge starts from moves on per chunk (a part
+# trickling at 256 KiB/s reaches the next 256 KiB each second; at 1 MiB it would show nothing for
+# 4 s); 32 reads per 8 MiB part instead of 8 move the same bytes.
+BODY_CHUNK = 256 * 1024
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 # An answer that is not what was asked for is asked for once more, then is an error.
@@ -101,6 +110,7 @@ class S3RangedFile(io.RawIOBase):
         read_ahead: int | None = None,
         read_ahead_end: int | None = None,
         first_read: int | None = None,
+        hedging: HedgePolicy | None = None,
     ) -> None:
         """`read_ahead`: parts fetched in parallel ahead of a sequential reader (0: none; None: default).
 
@@ -112,6 +122,9 @@ class S3RangedFile(io.RawIOBase):
 
         `etag`: the ETag the caller expects (quoted or not); without `version_id`, every GET from
         the first is made `IfMatch` on it.
+
+        `hedging`: when a slow part is asked for again (None: `HedgePolicy.from_environment()`, the
+        defaults unless BAGVERIFY_HEDGE=off).
         """
         super().__init__()
         self._client = client
@@ -123,11 +136,15 @@ class S3RangedFile(io.RawIOBase):
         self._read_ahead_end = read_ahead_end
         self._first_read = first_read
         self._executor: ThreadPoolExecutor | None = None
+        self._hedging = hedging if hedging is not None else HedgePolicy.from_environment()
+        self._hedge_executor: ThreadPoolExecutor | None = None
         self._read_ahead: ReadAhead | None = None
         self._counter_lock = threading.Lock()
         self._spare_buffers: list[bytearray] = []
         self._position = 0
         self.get_requests = 0
+        self.hedged_requests = 0  # of get_requests: GETs that hedged a slow part
+        self._hedges_used_before = 0  # by runs already closed (`hedges_used`)
         self.bytes_received = 0
         self.version_id: str | None = version_id
         self.etag: str | None = None
@@ -148,6 +165,12 @@ class S3RangedFile(io.RawIOBase):
         way the engine opens an S3 object. `options` are the constructor's (part and tail sizes,
         read-ahead, where the reader starts)."""
         return cls(client, location.bucket, location.key, location.version_id, etag=location.etag, **options)
+
+    @property
+    def hedges_used(self) -> int:
+        """Parts served by their hedge rather than their first GET."""
+        current = self._read_ahead.hedges_used if self._read_ahead is not None else 0
+        return self._hedges_used_before + current
 
     @property
     def object_info(self) -> dict[str, Any]:
@@ -243,16 +266,25 @@ class S3RangedFile(io.RawIOBase):
         """A new sequential run of parts from `position` up to `end`, replacing any run before it."""
         if self._read_ahead is not None:
             self._read_ahead.close()
+            self._hedges_used_before += self._read_ahead.hedges_used
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._depth, thread_name_prefix="s3-read-ahead")
+        if self._hedge_executor is None and self._hedging.enabled:
+            # Hedges get threads of their own: on the read-ahead's, a hedge would queue behind the
+            # very parts it is meant to overtake. Threads start only when a hedge is sent.
+            self._hedge_executor = ThreadPoolExecutor(
+                self._hedging.max_in_flight, thread_name_prefix="s3-read-ahead-hedge"
+            )
         self._read_ahead = ReadAhead(
-            self._fetch,
+            self._fill,
             position,
             end,
             part_size=self._part_size,
             depth=self._depth,
             executor=self._executor,
             speculative=speculative,
+            hedging=self._hedging,
+            hedge_executor=self._hedge_executor,
         )
 
     def _move_ahead(self, part: Part) -> None:
@@ -281,9 +313,10 @@ class S3RangedFile(io.RawIOBase):
     def close(self) -> None:
         if self._read_ahead is not None:
             self._read_ahead.close()
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        for executor in (self._executor, self._hedge_executor):
+            if executor is not None:  # quick: every GET still running was abandoned above
+                executor.shutdown(wait=True, cancel_futures=True)
+        self._executor = self._hedge_executor = None
         super().close()
 
     def _open_tail(self, tail_size: int) -> Part:
@@ -335,18 +368,36 @@ class S3RangedFile(io.RawIOBase):
 
     def _fetch(self, start: int, end: int) -> memoryview:
         """Bytes [start, end) in one GET, resumed from the byte reached if the body drops."""
-        buffer = self._part_buffer(end - start)
-        return self._read_body(self._get_range(start, end), start, end, buffer)
+        return self._fill(Transfer(start, start, end))
 
-    def _read_body(self, response: Any, start: int, end: int, into: memoryview) -> memoryview:
+    def _fill(self, transfer: Transfer) -> memoryview:
+        """The buffer of the part [transfer.part_start, transfer.end), its bytes from transfer.start on
+        filled by one GET (ReadAhead's fetch; for a hedge the reader fills in the bytes before)."""
+        buffer = self._part_buffer(transfer.end - transfer.part_start)
+        transfer.buffer = buffer
+        start, end = transfer.start, transfer.end
+        # A hedge is one attempt: if its answer is not the bytes asked for it is not asked for
+        # again (the part's first GET is still on its way), and it is never used.
+        attempts = 1 if transfer.hedge else RANGE_ATTEMPTS
+        response = self._get_range(start, end, attempts=attempts, hedge=transfer.hedge)
+        self._read_body(response, start, end, buffer[start - transfer.part_start :], transfer)
+        return buffer
+
+    def _read_body(
+        self, response: Any, start: int, end: int, into: memoryview, transfer: Transfer | None = None
+    ) -> memoryview:
         # Filled in place: a part is held once, not once per chunk plus once joined.
         received = into
         filled = 0
         resumes = 0
+        # A hedge is never resumed: a hedge that drops is dropped; its part's first GET goes on.
+        max_resumes = 0 if transfer is not None and transfer.hedge else MAX_BODY_RESUMES
         while True:
             dropped: Exception | None = None
+            if transfer is not None:
+                transfer.attach(response["Body"])
             try:
-                for chunk in response["Body"].iter_chunks(1 * MiB):
+                for chunk in response["Body"].iter_chunks(BODY_CHUNK):
                     take = min(len(chunk), len(received) - filled)
                     if take < len(chunk):  # Content-Length was checked: an endpoint that ignores its own
                         response["Body"].close()
@@ -357,8 +408,22 @@ class S3RangedFile(io.RawIOBase):
                     received[filled : filled + take] = chunk[:take]
                     filled += take
                     self._count(bytes_received=len(chunk))
+                    if transfer is not None:
+                        transfer.filled = filled  # only after the bytes are in: a hedge starts here
+                        if transfer.abandoned:
+                            break
             except _BODY_ERRORS as error:
                 dropped = error
+            except OSError as error:  # the socket shut down under the read by `abandon`
+                if transfer is None or not transfer.abandoned:
+                    raise
+                dropped = error
+            if transfer is not None and transfer.abandoned:
+                # Its twin won, or the run closed: close the body here, on the thread reading it, so
+                # the connection (shut down by `abandon`) is dropped, not reused.
+                with contextlib.suppress(Exception):
+                    response["Body"].close()
+                raise Abandoned(f"bytes {start}-{end - 1}")
             if filled >= end - start:
                 return received
             if dropped is None:
@@ -366,25 +431,37 @@ class S3RangedFile(io.RawIOBase):
                     f"{self.name}: short body for bytes {start}-{end - 1}: got {filled} bytes"
                 )
             resumes += 1
-            if resumes > MAX_BODY_RESUMES:
+            if resumes > max_resumes:
                 raise SourceUnavailable(
                     f"{self.name}: connection kept dropping while reading bytes {start}-{end - 1}: {dropped}"
                 ) from dropped
             response = self._get_range(start + filled, end)
 
-    def _count(self, *, requests: int = 0, bytes_received: int = 0) -> None:
+    def _count(self, *, requests: int = 0, hedged: int = 0, bytes_received: int = 0) -> None:
         # Parts are fetched on several threads at once.
         with self._counter_lock:
             self.get_requests += requests
+            self.hedged_requests += hedged
             self.bytes_received += bytes_received
 
-    def _get_range(self, start: int, end: int) -> Any:
-        """GET of bytes [start, end), checked to be exactly those bytes (`_part_mismatch`)."""
+    def _get_range(self, start: int, end: int, *, attempts: int = RANGE_ATTEMPTS, hedge: bool = False) -> Any:
+        """GET of bytes [start, end), checked to be exactly those bytes (`_part_mismatch`): a hedge's
+        answer as every other's."""
         return self._get(
-            f"bytes={start}-{end - 1}", lambda answer: _part_mismatch(answer, start, end, self.size)
+            f"bytes={start}-{end - 1}",
+            lambda answer: _part_mismatch(answer, start, end, self.size),
+            attempts=attempts,
+            hedge=hedge,
         )
 
-    def _get(self, byte_range: str, mismatch: Callable[[Any], str | None]) -> Any:
+    def _get(
+        self,
+        byte_range: str,
+        mismatch: Callable[[Any], str | None],
+        *,
+        attempts: int = RANGE_ATTEMPTS,
+        hedge: bool = False,
+    ) -> Any:
         """The answer to one ranged GET, once `mismatch` finds it is what was asked for.
 
         S3 answers a satisfiable range with exactly those bytes; a gateway, cache or S3-compatible
@@ -393,8 +470,8 @@ class S3RangedFile(io.RawIOBase):
         then is RangeNotHonoured: never bytes used as if they were the ones asked for.
         """
         seen = ""
-        for _ in range(RANGE_ATTEMPTS):
-            response = self._get_once(byte_range)
+        for _ in range(attempts):
+            response = self._get_once(byte_range, hedge=hedge)
             wrong = mismatch(response)
             if wrong is None:
                 return response
@@ -402,15 +479,17 @@ class S3RangedFile(io.RawIOBase):
             with contextlib.suppress(Exception):  # closing drops the connection: the body is not read
                 response["Body"].close()
         raise RangeNotHonoured(
-            f"{self.name}: asked for {byte_range}, the endpoint answered {seen} ({RANGE_ATTEMPTS} times). "
+            f"{self.name}: asked for {byte_range}, the endpoint answered {seen} "
+            f"({attempts} time{'s' if attempts > 1 else ''}). "
             "It does not honour Range requests as S3 does (a gateway, cache or S3-compatible store in the "
             "way?); no verdict is given on bytes other than those asked for",
             code="RangeNotHonoured",
         )
 
-    def _get_once(self, byte_range: str) -> Any:
-        self._count(requests=1)
+    def _get_once(self, byte_range: str, *, hedge: bool = False) -> Any:
+        self._count(requests=1, hedged=int(hedge))
         try:
+            # A hedge is pinned exactly as the GET it duplicates: the same VersionId or IfMatch.
             response = self._client.get_object(
                 Bucket=self.bucket,
                 Key=self.key,

@@ -1,0 +1,341 @@
+"""Hedging slow parts (sources/read_ahead.py): when a part counts as slow, the budget, and the
+read-ahead that hedges, with real threads and a fetch that is slow on command (no S3, no mocks).
+
+The integration tests (tests/integration/test_hedging.py) do the same through S3RangedFile against
+moto's server and a proxy that trickles one GET.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bagverify.sources.read_ahead import (
+    HEDGE_BUDGET,
+    HEDGE_FLOOR_SECONDS,
+    Abandoned,
+    Buffer,
+    HedgePolicy,
+    ReadAhead,
+    Transfer,
+)
+
+KiB = 1024
+MiB = 1024 * KiB
+PART = 1 * MiB
+
+
+# -- the threshold -----------------------------------------------------------------------------
+
+
+def test_no_threshold_until_enough_parts_are_known() -> None:
+    policy = HedgePolicy(min_samples=3)
+    assert policy.threshold(PART) is None
+    policy.record(0.1, PART)
+    policy.record(0.1, PART)
+    assert policy.threshold(PART) is None
+    assert not policy.should_hedge(1_000.0, PART)  # however long it runs: nothing to compare with
+    policy.record(0.1, PART)
+    assert policy.threshold(PART) is not None
+
+
+def test_the_floor_keeps_fast_parts_from_being_hedged() -> None:
+    policy = HedgePolicy()
+    for _ in range(10):
+        policy.record(0.05, PART)  # 4 x 0.05 s = 0.2 s: far below the floor
+    assert policy.threshold(PART) == HEDGE_FLOOR_SECONDS
+    assert not policy.should_hedge(HEDGE_FLOOR_SECONDS - 0.01, PART)
+    assert policy.should_hedge(HEDGE_FLOOR_SECONDS + 0.01, PART)
+
+
+def test_the_threshold_is_a_multiple_of_the_median_per_byte_and_scales_with_the_part() -> None:
+    policy = HedgePolicy(multiple=4.0, floor_seconds=0.0)
+    for seconds in (1.0, 2.0, 3.0):  # per MiB; median 2 s
+        policy.record(seconds, PART)
+    assert policy.threshold(PART) == pytest.approx(8.0)
+    assert policy.threshold(PART // 2) == pytest.approx(4.0)  # a short last part is held to its length
+    policy.record(4.0, PART)  # even count: the mean of the middle two
+    assert policy.threshold(PART) == pytest.approx(4.0 * 2.5)
+
+
+def test_slow_parts_among_the_samples_do_not_raise_the_bar() -> None:
+    """The median, not a high percentile: parts that trickled unhedged (budget spent) are samples too."""
+    policy = HedgePolicy(multiple=4.0, floor_seconds=0.0)
+    for _ in range(7):
+        policy.record(0.1, PART)
+    for _ in range(3):
+        policy.record(32.0, PART)  # 8 MiB at 256 KiB/s
+    assert policy.threshold(PART) == pytest.approx(0.4)
+
+
+def test_the_samples_are_the_recent_parts() -> None:
+    policy = HedgePolicy(multiple=1.0, floor_seconds=0.0)
+    for _ in range(100):
+        policy.record(10.0, PART)
+    for _ in range(100):
+        policy.record(1.0, PART)  # the endpoint got faster: the old samples are forgotten
+    assert policy.threshold(PART) == pytest.approx(1.0)
+
+
+# -- the budget --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parts", "allowed"), [(0, 1), (1, 1), (9, 1), (19, 1), (20, 2), (86, 8), (1000, 100)]
+)
+def test_the_budget_is_a_tenth_of_the_parts_planned_and_at_least_one(parts: int, allowed: int) -> None:
+    policy = HedgePolicy()
+    policy.plan(parts // 2)
+    policy.plan(parts - parts // 2)  # every run of the file counts
+    assert HEDGE_BUDGET == 0.10
+    assert policy.budget == allowed
+
+
+def test_no_hedge_past_the_budget_or_past_the_hedges_in_flight() -> None:
+    policy = HedgePolicy(floor_seconds=0.0, max_in_flight=2)
+    policy.plan(30)
+    for _ in range(5):
+        policy.record(0.1, PART)
+    assert policy.budget == 3
+    policy.hedge_started()
+    policy.hedge_started()
+    assert not policy.should_hedge(100.0, PART)  # two in flight
+    policy.hedge_finished()
+    assert policy.should_hedge(100.0, PART)
+    policy.hedge_started()
+    policy.hedge_finished()
+    policy.hedge_finished()
+    assert policy.hedges == 3 and policy.in_flight == 0
+    assert not policy.should_hedge(100.0, PART)  # three of three spent
+
+
+@pytest.mark.parametrize(("setting", "enabled"), [("", True), ("on", True), ("off", False), ("0", False)])
+def test_bagverify_hedge_off_turns_it_off(
+    setting: str, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAGVERIFY_HEDGE", setting)
+    policy = HedgePolicy.from_environment()
+    assert policy.enabled is enabled
+    policy.record(0.1, PART)
+    policy.record(0.1, PART)
+    assert policy.should_hedge(100.0, PART) is enabled
+
+
+# -- the read-ahead that hedges -----------------------------------------------------------------
+
+
+def pattern(size: int) -> bytes:
+    return random.Random(size).randbytes(size)  # no two parts alike: a misplaced byte shows
+
+
+class Endpoint:
+    """A fetch over `data`, every GET recorded. The first GET of a part in `slow` delivers its first
+    `slow_bytes`, then stalls: for `slow[start]` seconds, or (None) until abandoned, a trickle that
+    would never end. With `wrong_hedges`, every hedge fails as S3RangedFile's fetch fails on an
+    answer that is not the bytes asked for."""
+
+    def __init__(self, data: bytes, slow: dict[int, float | None], slow_bytes: int = 256 * KiB) -> None:
+        self.data = data
+        self.slow = dict(slow)
+        self.slow_bytes = slow_bytes
+        self.gets: list[tuple[int, int, bool]] = []  # (start, end, hedge)
+        self.abandoned: list[int] = []
+        self.wrong_hedges = False
+        self._lock = threading.Lock()
+
+    @property
+    def hedges(self) -> list[tuple[int, int]]:
+        return [(start, end) for start, end, hedge in self.gets if hedge]
+
+    def fetch(self, transfer: Transfer) -> Buffer:
+        with self._lock:
+            self.gets.append((transfer.start, transfer.end, transfer.hedge))
+            stalls = not transfer.hedge and transfer.start in self.slow
+            stall_for = self.slow.pop(transfer.start, None) if stalls else None
+        if transfer.hedge and self.wrong_hedges:
+            raise RuntimeError("answered other bytes than asked for: never used")
+        buffer = memoryview(bytearray(transfer.end - transfer.part_start))
+        transfer.buffer = buffer
+        offset = transfer.start - transfer.part_start
+        source = self.data[transfer.start : transfer.end]
+        for done in range(0, len(source), 64 * KiB):
+            if stalls and done == self.slow_bytes:
+                until = None if stall_for is None else time.monotonic() + stall_for
+                while not transfer.abandoned and (until is None or time.monotonic() < until):
+                    time.sleep(0.005)
+            if transfer.abandoned:
+                with self._lock:
+                    self.abandoned.append(transfer.start)
+                raise Abandoned(str(transfer.start))
+            piece = source[done : done + 64 * KiB]
+            buffer[offset + done : offset + done + len(piece)] = piece
+            transfer.filled = done + len(piece)
+        return buffer
+
+
+@pytest.fixture
+def executors() -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
+    parts = ThreadPoolExecutor(4, thread_name_prefix="test-read-ahead")
+    hedges = ThreadPoolExecutor(2, thread_name_prefix="test-hedge")
+    yield parts, hedges
+    parts.shutdown(wait=True, cancel_futures=True)
+    hedges.shutdown(wait=True, cancel_futures=True)
+
+
+def read_all(endpoint: Endpoint, policy: HedgePolicy, executors: tuple[ThreadPoolExecutor, ...]) -> bytes:
+    """Every byte, part after part, as S3RangedFile's reader takes them."""
+    parts, hedges = executors
+    run = ReadAhead(
+        endpoint.fetch,
+        0,
+        len(endpoint.data),
+        part_size=PART,
+        depth=4,
+        executor=parts,
+        hedging=policy,
+        hedge_executor=hedges,
+    )
+    out = bytearray()
+    try:
+        while len(out) < len(endpoint.data):
+            part = run.take(len(out))
+            assert part is not None and part.start == len(out)
+            out += part.data
+    finally:
+        run.close()
+    return bytes(out)
+
+
+def eventually(condition: Callable[[], bool], within: float = 5.0) -> bool:
+    """`condition()` once it holds (an abandoned GET's thread notices within milliseconds), else False."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def quick_policy() -> HedgePolicy:
+    # A small floor keeps the tests short; the parts themselves take milliseconds.
+    return HedgePolicy(floor_seconds=0.2)
+
+
+def test_a_stalled_part_is_hedged_from_the_byte_reached_and_the_bytes_are_exact(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    data = pattern(12 * PART + 1234)
+    endpoint = Endpoint(data, slow={3 * PART: None}, slow_bytes=320 * KiB)
+
+    assert read_all(endpoint, quick_policy(), executors) == data  # the first 320 KiB from the first GET
+
+    # The rest of the part, from where it stalled; the stalled first GET let go once the hedge won.
+    assert endpoint.hedges == [(3 * PART + 320 * KiB, 4 * PART)]
+    assert eventually(lambda: 3 * PART in endpoint.abandoned)
+    assert len(endpoint.gets) == 13 + 1
+
+
+def test_no_more_hedges_than_the_budget_however_many_parts_are_slow(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    data = pattern(40 * PART)
+    slow: dict[int, float | None] = {n * PART: 0.6 for n in range(1, 40, 3)}  # 13 of 40 parts, 3 x the floor
+    endpoint = Endpoint(data, slow=slow)
+    policy = quick_policy()
+
+    assert read_all(endpoint, policy, executors) == data
+
+    assert policy.budget == 4  # 10 % of 40 parts
+    assert len(endpoint.hedges) == policy.hedges == 4  # 13 slow: the budget spent, and no more
+    assert len(endpoint.gets) == 40 + policy.hedges
+
+
+def test_a_hedge_that_fails_is_never_used_and_the_first_get_is_waited_for(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    data = pattern(8 * PART)
+    endpoint = Endpoint(data, slow={3 * PART: 0.8})
+    endpoint.wrong_hedges = True
+    policy = quick_policy()
+
+    assert read_all(endpoint, policy, executors) == data
+
+    assert endpoint.hedges == [(3 * PART + 256 * KiB, 4 * PART)]
+    assert endpoint.abandoned == []  # the first GET was not let go: it is what the part came from
+
+
+def test_the_first_get_finishing_first_wins_and_the_hedge_is_abandoned(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    data = pattern(8 * PART)
+    endpoint = Endpoint(data, slow={3 * PART: 0.5})
+    original = endpoint.fetch
+
+    def hedges_stall(transfer: Transfer) -> Buffer:
+        if transfer.hedge:  # a hedge that is slower still: the first GET ends first
+            while not transfer.abandoned:
+                time.sleep(0.005)
+            endpoint.abandoned.append(-transfer.start)
+            raise Abandoned("hedge")
+        return original(transfer)
+
+    endpoint.fetch = hedges_stall  # type: ignore[method-assign]
+    assert read_all(endpoint, quick_policy(), executors) == data
+    assert eventually(lambda: bool(endpoint.abandoned))
+    assert endpoint.abandoned == [-(3 * PART + 256 * KiB)]
+
+
+def test_closing_the_run_abandons_every_get_in_flight(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    data = pattern(8 * PART)
+    endpoint = Endpoint(data, slow={PART: None, 2 * PART: None})  # would never end by themselves
+    parts, _ = executors
+    run = ReadAhead(endpoint.fetch, 0, len(data), part_size=PART, depth=4, executor=parts)
+    assert run.take(0) is not None
+    run.close()
+    parts.shutdown(wait=True)  # returns: the stalled GETs stopped when abandoned
+    assert sorted(endpoint.abandoned) == [PART, 2 * PART]
+
+
+def test_without_a_policy_nothing_is_hedged(executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor]) -> None:
+    data = pattern(5 * PART)
+    endpoint = Endpoint(data, slow={2 * PART: 0.5})
+    assert read_all(endpoint, HedgePolicy(enabled=False), executors) == data
+    assert endpoint.hedges == []
+
+
+def test_a_hedge_that_stalls_too_is_followed_by_one_more_from_the_first_gets_progress(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    """Same odds for a hedge as for any GET: a slow hedge gets a successor, and the bytes still fit."""
+    data = pattern(20 * PART)  # a budget of 2
+    endpoint = Endpoint(data, slow={4 * PART: None}, slow_bytes=192 * KiB)
+    original = endpoint.fetch
+    first_hedge = threading.Event()
+
+    def first_hedge_stalls(transfer: Transfer) -> Buffer:
+        if transfer.hedge and not first_hedge.is_set():
+            first_hedge.set()
+            while not transfer.abandoned:
+                time.sleep(0.005)
+            endpoint.abandoned.append(-1)
+            raise Abandoned("first hedge")
+        return original(transfer)
+
+    endpoint.fetch = first_hedge_stalls  # type: ignore[method-assign]
+    policy = quick_policy()
+
+    assert read_all(endpoint, policy, executors) == data
+
+    # The second hedge (the first never reached the endpoint's record), from the same byte: the
+    # first GET had not moved on.
+    assert endpoint.hedges == [(4 * PART + 192 * KiB, 5 * PART)]
+    assert policy.hedges == policy.budget == 2
+    assert eventually(lambda: len(endpoint.abandoned) == 2)
+    assert sorted(endpoint.abandoned) == [-1, 4 * PART]  # the stalled first GET and first hedge
