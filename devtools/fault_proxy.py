@@ -175,9 +175,11 @@ class RewriteRange:
 class Trickle:
     """Forward; send the real status and headers, then the body at `bytes_per_second`: a slow GET
     (an overloaded server or path), the rest of the endpoint unaffected. Paced against the clock in
-    slices of 1/20 s of bytes; it ends when the body does or the client goes away."""
+    slices of 1/20 s of bytes; it ends when the body does or the client goes away. `after`: the
+    body's first bytes at full speed, the trickle only from there (a GET that has made progress)."""
 
     bytes_per_second: int
+    after: int = 0
 
     @property
     def name(self) -> str:
@@ -211,9 +213,9 @@ def hang_up() -> HangUp:
     return HangUp()
 
 
-def trickle(bytes_per_second: int = 256 * 1024) -> Trickle:
-    """The body at `bytes_per_second` (256 KiB/s: an 8 MiB part takes 32 s)."""
-    return Trickle(bytes_per_second)
+def trickle(bytes_per_second: int = 256 * 1024, *, after: int = 0) -> Trickle:
+    """The body at `bytes_per_second` (256 KiB/s: an 8 MiB part takes 32 s), from byte `after` on."""
+    return Trickle(bytes_per_second, after)
 
 
 def run_before(action: Callable[[], object]) -> RunBefore:
@@ -416,8 +418,9 @@ class _Handler(BaseHTTPRequestHandler):
         drop_after = fault.after if isinstance(fault, DropBody) else None
         rewrite = fault.rewrite if isinstance(fault, RewriteRange) else None
         rate = fault.bytes_per_second if isinstance(fault, Trickle) else None
+        fast = fault.after if isinstance(fault, Trickle) else 0
         try:
-            self._forward(seen, drop_after, rewrite, rate)
+            self._forward(seen, drop_after, rewrite, rate, fast)
         except (BrokenPipeError, ConnectionResetError):  # the client went away mid-answer
             self.close_connection = True
 
@@ -429,6 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
         drop_after: int | None,
         rewrite_range: Callable[[str], str | None] | None = None,
         rate: int | None = None,
+        fast: int = 0,
     ) -> None:
         proxy = self.server.proxy
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -447,7 +451,7 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.endheaders()
             self._copy_request_body(upstream, chunked_request)
             response = upstream.getresponse()
-            self._copy_response(seen, response, drop_after, rate)
+            self._copy_response(seen, response, drop_after, rate, fast)
         finally:
             upstream.close()
 
@@ -486,7 +490,12 @@ class _Handler(BaseHTTPRequestHandler):
                 remaining -= len(data)
 
     def _copy_response(
-        self, seen: Seen, response: http.client.HTTPResponse, drop_after: int | None, rate: int | None = None
+        self,
+        seen: Seen,
+        response: http.client.HTTPResponse,
+        drop_after: int | None,
+        rate: int | None = None,
+        fast: int = 0,
     ) -> None:
         # Recorded before the answer goes out: a client may act on it before this thread runs again.
         seen.status = response.status
@@ -510,9 +519,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(data[: drop_after - sent], chunked)
                 self._hang_up()
                 return
-            if rate is None:
+            if rate is None or sent + len(data) <= fast:
                 self._write(data, chunked)
                 sent += len(data)
+                began = time.monotonic()  # the trickle's clock starts where the fast bytes end
                 continue
             step = max(1024, rate // 20)
             for offset in range(0, len(data), step):
@@ -520,7 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(piece, chunked)
                 self.wfile.flush()
                 sent += len(piece)
-                time.sleep(max(0.0, began + sent / rate - time.monotonic()))
+                time.sleep(max(0.0, began + max(0, sent - fast) / rate - time.monotonic()))
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
 

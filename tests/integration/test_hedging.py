@@ -159,25 +159,26 @@ def test_a_trickling_part_is_hedged_from_the_byte_reached_and_the_verdict_is_the
     # The part holding the flipped byte of the invalid bag: its bytes are the hedge's and the first
     # GET's put together, so a misplaced byte would change the verdict.
     part = bag.flipped_part
-    rate = 256 * KiB  # 2 MiB: 8 s unhedged; 256 KiB, one chunk, reached after 1 s
-    proxy.inject(trickle(rate), when=is_first_get_of(part))
+    # 2 MiB: its first 512 KiB (two of the reader's chunks) at once, the rest at 256 KiB/s: 6 s unhedged.
+    rate, fast = 256 * KiB, 512 * KiB
+    proxy.inject(trickle(rate, after=fast), when=is_first_get_of(part))
 
     run = verify(versioned_bucket)
 
     assert outcome(run.verdict) == bag.expected
     gets = proxy.gets(KEY)
     [hedge] = hedges_of(gets, part)
-    # From the byte the trickle had reached (a whole number of 256 KiB chunks: at least one after
-    # the floor's 1.5 s) to the part's end; pinned to the same version as every GET; 206, and used.
-    assert hedge.range_start is not None and hedge.range_start > part
+    # From the byte the trickle had reached (a whole number of 256 KiB chunks, the fast ones at least)
+    # to the part's end; pinned to the same version as every GET; 206, and used.
+    assert hedge.range_start is not None and hedge.range_start >= part + fast
     assert (hedge.range_start - part) % (256 * KiB) == 0
     assert hedge.range_end == part + PART - 1 and hedge.status == 206 and hedge.fault is None
     assert {g.version_id for g in gets if not g.is_suffix_range} == {version}
     assert (run.hedged_requests, run.hedges_used) == (1, 1)
     assert run.verdict.stats.hedged_requests == 1
     assert run.verdict.stats.get_requests == run.get_requests == 1 + parts_of(bag) + 1
-    # Sooner than the trickle alone takes (8 s): the floor, then a fast GET of the rest (~2.5 s here).
-    assert run.seconds < 0.75 * PART / rate, run.seconds
+    # Sooner than the trickle alone takes (6 s): the floor, then a fast GET of the rest.
+    assert run.seconds < 0.75 * (PART - fast) / rate, run.seconds
 
 
 def test_without_hedging_the_same_trickle_holds_the_verdict_back(
@@ -199,7 +200,7 @@ def test_without_hedging_the_same_trickle_holds_the_verdict_back(
 # -- bounded --------------------------------------------------------------------------------
 
 
-def test_hedges_stay_within_a_tenth_of_the_parts_however_many_trickle(
+def test_hedges_stay_within_a_fifth_of_the_parts_however_many_trickle(
     bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
 ) -> None:
     bag = bags["valid"]
@@ -216,7 +217,7 @@ def test_hedges_stay_within_a_tenth_of_the_parts_however_many_trickle(
     run = verify(bucket)
 
     assert outcome(run.verdict) == bag.expected
-    allowed = max(1, parts_of(bag) // 10)  # 9 parts planned: 1
+    allowed = max(1, parts_of(bag) // 5)  # 9 parts planned: 1
     assert run.hedged_requests == allowed  # spent, and no more
     assert len(proxy.gets(KEY)) == run.get_requests == 1 + parts_of(bag) + allowed
 

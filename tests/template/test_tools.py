@@ -64,8 +64,15 @@ def test_sam_build(tmp_path: Path) -> None:
         "aws_lambda_powertools/__init__.py",
         "aws_xray_sdk/__init__.py",  # Powertools Tracer needs the X-Ray SDK (extra [tracer])
         "boto3/__init__.py",
+        "locale/en/LC_MESSAGES/bagit-python.mo",  # bagit's messages, beside bagit.py as it looks for them
     ):
         assert (layer / expected).is_file(), f"built layer lacks python/{expected}"
+    # The layer's native modules are for its architecture (template.yaml: arm64), not this machine's.
+    for library in layer.rglob("*.so"):
+        assert _elf_machine(library) == EM_AARCH64, f"{library.relative_to(layer)} is not an arm64 library"
+    assert _unchecked_bytecode(layer) == sorted(
+        str(source.relative_to(layer)) for source in layer.rglob("*.py")
+    ), "not every module of the layer has its bytecode"
 
     # The distributed state machine's three functions are built from the same code.
     for function_id in (
@@ -83,3 +90,26 @@ def test_sam_build(tmp_path: Path) -> None:
             assert not (function / duplicate).exists(), (
                 f"{duplicate} is packaged in {function_id}, not only the layer"
             )
+        assert _unchecked_bytecode(function) == sorted(source.name for source in FUNCTION_DIR.glob("*.py"))
+
+
+EM_AARCH64 = 183  # ELF header e_machine (a 16-bit field at offset 18)
+_PYC_FLAGS = slice(4, 8)  # a .pyc's flags word (PEP 552): 0b01 = hash-based, source not checked
+
+
+def _elf_machine(library: Path) -> int:
+    header = library.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{library} is not an ELF file"
+    return int.from_bytes(header[18:20], "little")
+
+
+def _unchecked_bytecode(tree: Path) -> list[str]:
+    """The modules under `tree` whose Python 3.12 bytecode is shipped beside them, valid without their
+    sources' timestamps (sam's ZIP writes none, and Lambda's /opt and /var/task are read-only: a module
+    without usable bytecode there is compiled again at every cold start)."""
+    found = []
+    for source in tree.rglob("*.py"):
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        if compiled.is_file() and int.from_bytes(compiled.read_bytes()[_PYC_FLAGS], "little") == 0b01:
+            found.append(str(source.relative_to(tree)))
+    return sorted(found)

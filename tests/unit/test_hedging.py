@@ -82,23 +82,44 @@ def test_the_samples_are_the_recent_parts() -> None:
     assert policy.threshold(PART) == pytest.approx(1.0)
 
 
+def test_a_late_get_whose_bytes_now_flow_is_not_hedged() -> None:
+    """Past the threshold, the pace of the bytes since the first chunk decides: a GET that will be
+    done within what a part takes its peers is left alone; one that crawls, or has no bytes yet, is not."""
+    policy = HedgePolicy(multiple=4.0, floor_seconds=0.0)
+    policy.record(1.0, PART)
+    policy.record(1.0, PART)  # a part takes 1 s; the threshold is 4 s
+    assert not policy.should_hedge(3.9, PART, seconds_left=None)
+    assert policy.should_hedge(4.1, PART, seconds_left=None)  # no second chunk yet
+    assert policy.should_hedge(4.1, PART, seconds_left=30.0)  # trickling
+    assert not policy.should_hedge(4.1, PART, seconds_left=0.5)  # a late first byte, then full speed
+
+
+def test_seconds_left_is_measured_from_the_first_chunk() -> None:
+    transfer = Transfer(0, 0, 10 * PART)
+    assert transfer.seconds_left(5.0) is None  # nothing yet
+    transfer.first_chunk, transfer.filled = (10.0, PART), PART
+    assert transfer.seconds_left(10.5) is None  # one chunk says nothing of the pace
+    transfer.filled = 2 * PART  # one part's bytes in the 2 s since the first chunk: 8 parts left
+    assert transfer.seconds_left(12.0) == pytest.approx(16.0)
+
+
 # -- the budget --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("parts", "allowed"), [(0, 1), (1, 1), (9, 1), (19, 1), (20, 2), (86, 8), (1000, 100)]
+    ("parts", "allowed"), [(0, 1), (1, 1), (4, 1), (9, 1), (10, 2), (65, 13), (1000, 200)]
 )
-def test_the_budget_is_a_tenth_of_the_parts_planned_and_at_least_one(parts: int, allowed: int) -> None:
+def test_the_budget_is_a_fifth_of_the_parts_planned_and_at_least_one(parts: int, allowed: int) -> None:
     policy = HedgePolicy()
     policy.plan(parts // 2)
     policy.plan(parts - parts // 2)  # every run of the file counts
-    assert HEDGE_BUDGET == 0.10
+    assert HEDGE_BUDGET == 0.20
     assert policy.budget == allowed
 
 
 def test_no_hedge_past_the_budget_or_past_the_hedges_in_flight() -> None:
     policy = HedgePolicy(floor_seconds=0.0, max_in_flight=2)
-    policy.plan(30)
+    policy.plan(15)
     for _ in range(5):
         policy.record(0.1, PART)
     assert policy.budget == 3
@@ -250,8 +271,8 @@ def test_no_more_hedges_than_the_budget_however_many_parts_are_slow(
 
     assert read_all(endpoint, policy, executors) == data
 
-    assert policy.budget == 4  # 10 % of 40 parts
-    assert len(endpoint.hedges) == policy.hedges == 4  # 13 slow: the budget spent, and no more
+    assert policy.budget == 8  # a fifth of 40 parts
+    assert len(endpoint.hedges) == policy.hedges == 8  # 13 slow: the budget spent, and no more
     assert len(endpoint.gets) == 40 + policy.hedges
 
 
@@ -314,7 +335,7 @@ def test_a_hedge_that_stalls_too_is_followed_by_one_more_from_the_first_gets_pro
     executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
 ) -> None:
     """Same odds for a hedge as for any GET: a slow hedge gets a successor, and the bytes still fit."""
-    data = pattern(20 * PART)  # a budget of 2
+    data = pattern(10 * PART)  # a budget of 2
     endpoint = Endpoint(data, slow={4 * PART: None}, slow_bytes=192 * KiB)
     original = endpoint.fetch
     first_hedge = threading.Event()

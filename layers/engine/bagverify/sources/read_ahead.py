@@ -72,17 +72,22 @@ HEDGE_MULTIPLE = 4.0
 """A part is slow once it has run this many times as long as its peers' median per byte predicts:
 the median, not a high percentile, because slow parts that were not hedged (the budget spent) are
 among the samples too, and must not raise the bar for the next ones."""
-HEDGE_FLOOR_SECONDS = 1.5
-"""Never hedge a part younger than this: from a few samples (or on a fast endpoint, where a part
-takes 0.1 s and scheduling jitter alone is several times that) the median says little, and a
-hedge costs a GET. A part trickling at 256 KiB/s needs 32 s for its 8 MiB: hedged after 1.5 s."""
+HEDGE_FLOOR_SECONDS = 0.3
+"""Never hedge a part younger than this: from a few samples the median says little, and on a fast
+endpoint (a part in 0.1 s) scheduling jitter alone can be a few times that. Low, because what a
+part costs the reader is the time until its hedge is sent: a part trickling at 256 KiB/s needs
+32 s for its 8 MiB, and is hedged after ~0.5 s here. The pace of a part's bytes (`should_hedge`)
+keeps a part that is merely late from being asked for twice."""
 HEDGE_MIN_SAMPLES = 2
 """Parts completed before any is judged slow: without peers there is nothing to compare with."""
-HEDGE_BUDGET = 0.10
+HEDGE_BUDGET = 0.20
 """Extra GETs at most this share of the parts the runs plan (and at least 1): hedging is for the
-few stragglers; an endpoint where every part is slow gets no faster by asking twice. Planned, not
-requested so far: with the share of parts requested, the second slow part among the first ten
-would find the budget spent and stall the reader, which then requests no more parts."""
+stragglers; an endpoint where every part is slow gets no faster by asking twice. A fifth, not a
+tenth: an endpoint slowing one GET in ten already needs ~11% (hedges can be slow too), and what a
+hedge saves is dear beside what it costs: a GET is $0.0004 per 1,000, a second of a 1,769 MB Lambda
+waiting for a part ~$0.00003, as much as 74 GETs (docs/reading-s3.md). Planned, not requested so far:
+with the share of parts requested, the second slow part among the first ten would find the budget
+spent and stall the reader, which then requests no more parts."""
 HEDGES_IN_FLIGHT = 2
 """Hedges running at once: each holds one more part buffer, so memory stays at (depth + 1 + this)
 parts."""
@@ -158,12 +163,20 @@ class HedgePolicy:
         with self._lock:
             return max(1, int(self.parts * self.budget_fraction))
 
-    def should_hedge(self, elapsed: float, length: int) -> bool:
-        """Whether a part of `length` bytes whose GET has run `elapsed` seconds is to be hedged now."""
+    def should_hedge(self, elapsed: float, length: int, *, seconds_left: float | None = None) -> bool:
+        """Whether a GET of `length` bytes that has run `elapsed` seconds is to be hedged now.
+
+        Past the threshold, a GET is hedged unless the pace of its bytes so far (`seconds_left`, the
+        time it still needs at that pace; None before its first byte) says it will be done within
+        what a whole part takes its peers: a GET whose first byte came late but whose bytes now flow
+        finishes before a new one would.
+        """
         if not self.enabled or self.in_flight >= self.max_in_flight or self.hedges >= self.budget:
             return False
         limit = self.threshold(length)
-        return limit is not None and elapsed > limit
+        if limit is None or elapsed <= limit:
+            return False
+        return seconds_left is None or seconds_left > limit / self.multiple
 
     def hedge_started(self) -> None:
         with self._lock:
@@ -194,6 +207,9 @@ class Transfer:
         self.hedge = hedge
         self.started: float | None = None  # time.monotonic() when the GET was sent; None while queued
         self.filled = 0  # bytes from `start` in the buffer, written front to back by one thread
+        # When its first chunk was in, and how large it was: the pace of the bytes is measured from
+        # there (a first byte that came late says nothing about the rest).
+        self.first_chunk: tuple[float, int] | None = None
         self.buffer: memoryview | None = None  # the whole part's buffer, [part_start, end)
         self._abandoned = threading.Event()
         self._lock = threading.Lock()
@@ -203,6 +219,15 @@ class Transfer:
     def reached(self) -> int:
         """The first byte not yet received."""
         return self.start + self.filled
+
+    def seconds_left(self, now: float) -> float | None:
+        """The time this GET still needs at the pace of its bytes since its first chunk; None until a
+        second chunk is in."""
+        first, filled = self.first_chunk, self.filled  # read once: the filling thread moves them on
+        if first is None or filled <= first[1]:
+            return None
+        since, before = first
+        return (self.end - self.start - filled) * max(now - since, 1e-6) / (filled - before)
 
     @property
     def abandoned(self) -> bool:
@@ -416,7 +441,9 @@ class ReadAhead:
             reached = primary.reached  # read once: the filling thread moves it on
             started = latest.started
             assert started is not None
-            if reached >= slot.end or not policy.should_hedge(now - started, slot.end - latest.start):
+            if reached >= slot.end or not policy.should_hedge(
+                now - started, slot.end - latest.start, seconds_left=latest.seconds_left(now)
+            ):
                 continue
             hedge = Transfer(slot.start, reached, slot.end, hedge=True)
             policy.hedge_started()

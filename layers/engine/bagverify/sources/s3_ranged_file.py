@@ -41,6 +41,7 @@ import contextlib
 import io
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -409,6 +410,8 @@ class S3RangedFile(io.RawIOBase):
                     filled += take
                     self._count(bytes_received=len(chunk))
                     if transfer is not None:
+                        if transfer.first_chunk is None:
+                            transfer.first_chunk = (time.monotonic(), filled)
                         transfer.filled = filled  # only after the bytes are in: a hedge starts here
                         if transfer.abandoned:
                             break
