@@ -84,10 +84,10 @@ HEDGE_BUDGET = 0.20
 """Extra GETs at most this share of the parts the runs plan (and at least 1): hedging is for the
 stragglers; an endpoint where every part is slow gets no faster by asking twice. A fifth, not a
 tenth: an endpoint slowing one GET in ten already needs ~11% (hedges can be slow too), and what a
-hedge saves is dear beside what it costs: a GET is $0.0004 per 1,000, a second of a 1,769 MB Lambda
-waiting for a part ~$0.00003, as much as 74 GETs (docs/reading-s3.md). Planned, not requested so far:
-with the share of parts requested, the second slow part among the first ten would find the budget
-spent and stall the reader, which then requests no more parts."""
+hedge saves is dear beside what it costs: a GET is $0.0004 per 1,000, a second of the 1,769 MB
+arm64 function waiting for a part $0.000023, as much as 58 GETs (docs/reading-s3.md). Planned, not
+requested so far: with the share of parts requested, the second slow part among the first ten would
+find the budget spent and stall the reader, which then requests no more parts."""
 HEDGES_IN_FLIGHT = 2
 """Hedges running at once: each holds one more part buffer, so memory stays at (depth + 1 + this)
 parts."""
