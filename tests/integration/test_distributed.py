@@ -381,10 +381,13 @@ def test_each_shard_reads_only_its_own_byte_range_and_the_planner_only_what_it_n
         span = item["shard"]["end"] - item["shard"]["start"]
         # Its range and a 64 KiB first GET: no read-ahead into the next shard's range.
         assert span <= header["bytes_read"] <= span + 64 * 1024, (item["shard"], header["bytes_read"])
+        assert header["hedged_requests"] == 0  # moto answers evenly: no part is slow
     planner = json.loads(next(v for k, v in objects.items() if k.endswith("/plan.json")))["planner"]
     # The 8 MiB tail (directory, manifests) and the 8 MiB part holding bagit.txt and bag-info.txt.
     assert planner["get_requests"] == 2 and planner["bytes_read"] == 16 * 1024 * 1024
+    assert planner["hedged_requests"] == 0
     stats = execution.output["stats"]
+    assert stats["hedged_requests"] == 0
     assert stats["bytes_read"] <= len(archive) + 16 * 1024 * 1024 + 3 * 64 * 1024
     aws.receive_notifications(topic[1])
 

@@ -28,6 +28,7 @@ def aggregate(
     bytes_read: int = 0,
     seconds: float = 0.0,
     errors: Iterable[Problem] = (),
+    hedged_requests: int = 0,
 ) -> Verdict:
     """The verdict on the bag from its plan and the results of its scans (tag files first, then shards).
 
@@ -60,7 +61,9 @@ def aggregate(
         if unverifiable is not None:
             failures.append(unverifiable)
     files, payload_bytes = payload_totals(results)
-    stats = Stats(files, payload_bytes, plan.archive_bytes, get_requests, bytes_read, round(seconds, 3))
+    stats = Stats(
+        files, payload_bytes, plan.archive_bytes, get_requests, bytes_read, round(seconds, 3), hedged_requests
+    )
     return Verdict(
         decide(findings.problems, failures[0] if failures else None),
         plan.source,

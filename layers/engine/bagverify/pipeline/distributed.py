@@ -224,6 +224,7 @@ def plan_archive(
         encoded=encoded,
         get_requests=int(getattr(fileobj, "get_requests", 0)),
         bytes_read=int(getattr(fileobj, "bytes_received", plan.archive_bytes)),
+        hedged_requests=int(getattr(fileobj, "hedged_requests", 0)),
     )
 
 
@@ -268,6 +269,7 @@ def write_plan(
     started_at: float,
     encoded: EncodedIndex | None = None,
     get_requests: int = 0,
+    hedged_requests: int = 0,
     bytes_read: int = 0,
 ) -> dict[str, Any]:
     """Write the shard items, then the plan (last: a plan in the store means the rest is there)."""
@@ -298,6 +300,7 @@ def write_plan(
         "started_at": started_at,
         "planner": {
             "get_requests": get_requests,
+            "hedged_requests": hedged_requests,
             "bytes_read": bytes_read,
             "seconds": round(time.time() - started_at, 3),
         },
@@ -391,6 +394,7 @@ def verify_shard_archive(
         marks=marks,
     )
     result.get_requests = int(getattr(fileobj, "get_requests", 0))
+    result.hedged_requests = int(getattr(fileobj, "hedged_requests", 0))
     result.bytes_read = int(getattr(fileobj, "bytes_received", 0))
     if result.error is not None:
         result.error = Problem(
@@ -478,6 +482,7 @@ def aggregate_run(
         bytes_read=int(planner.get("bytes_read", 0)) + sum(r.bytes_read for r in results),
         seconds=time.time() - float(document.get("started_at", time.time())),
         errors=errors,
+        hedged_requests=int(planner.get("hedged_requests", 0)) + sum(r.hedged_requests for r in results),
     )
 
 

@@ -77,6 +77,7 @@ class ScanResult:
     warnings: list[Problem] = field(default_factory=list)
     error: Problem | None = None
     get_requests: int = 0
+    hedged_requests: int = 0  # of get_requests (read_ahead.HedgePolicy)
     bytes_read: int = 0
     seconds: float = 0.0
 

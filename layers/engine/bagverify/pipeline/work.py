@@ -233,6 +233,7 @@ def result_to_jsonl(result: ScanResult, *, tag_files: dict[str, str] | None = No
         "files": len(result.files),
         "unverified": len(result.unverified),
         "get_requests": result.get_requests,
+        "hedged_requests": result.hedged_requests,
         "bytes_read": result.bytes_read,
         "seconds": result.seconds,
     }
@@ -263,6 +264,7 @@ def result_from_jsonl(data: bytes) -> tuple[ScanResult, dict[str, Any]]:
         error=problem_from_dict(header["error"]) if header.get("error") else None,
         unreadable=list(header.get("unreadable", [])),
         get_requests=int(header.get("get_requests", 0)),
+        hedged_requests=int(header.get("hedged_requests", 0)),
         bytes_read=int(header.get("bytes_read", 0)),
         seconds=float(header.get("seconds", 0.0)),
     )
