@@ -181,6 +181,31 @@ def test_a_trickling_part_is_hedged_from_the_byte_reached_and_the_verdict_is_the
     assert run.seconds < 0.75 * (PART - fast) / rate, run.seconds
 
 
+@pytest.mark.parametrize("which", ["valid", "invalid"])
+def test_a_trickling_tail_is_hedged_from_the_byte_reached_pinned_to_its_version(
+    which: str, bags: dict[str, Bag], proxy: FaultProxy, s3: Any, versioned_bucket: str
+) -> None:
+    """The first GET (size, directory, manifests) has no peers: past HEDGE_WITHOUT_PEERS_SECONDS at a crawl,
+    the rest of it is asked for by an ordinary range, pinned to the version the tail's answer gave."""
+    bag = bags[which]
+    version = s3.put_object(Bucket=versioned_bucket, Key=KEY, Body=bag.data)["VersionId"]
+    rate, fast = 128 * KiB, 256 * KiB  # the 2 MiB tail: 256 KiB at once, then 14 s for the rest
+    proxy.inject(trickle(rate, after=fast), when=lambda seen: is_get(key=KEY)(seen) and seen.is_suffix_range)
+
+    run = verify(versioned_bucket)
+
+    assert outcome(run.verdict) == bag.expected
+    gets = proxy.gets(KEY)
+    assert gets[0].is_suffix_range and gets[0].fault is not None
+    tail_start = len(bag.data) - PART
+    [hedge] = [g for g in gets if g.range_end == len(bag.data) - 1 and not g.is_suffix_range]
+    assert hedge.range_start is not None and tail_start + fast <= hedge.range_start < len(bag.data)
+    assert hedge.version_id == version and hedge.status == 206 and hedge.fault is None
+    assert (run.hedged_requests, run.hedges_used) == (1, 1)
+    assert run.verdict.stats.hedged_requests == 1
+    assert run.seconds < 0.5 * (PART - fast) / rate, run.seconds
+
+
 def test_without_hedging_the_same_trickle_holds_the_verdict_back(
     bags: dict[str, Bag], proxy: FaultProxy, s3: Any, bucket: str
 ) -> None:

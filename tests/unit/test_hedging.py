@@ -18,6 +18,7 @@ import pytest
 from bagverify.sources.read_ahead import (
     HEDGE_BUDGET,
     HEDGE_FLOOR_SECONDS,
+    HEDGE_WITHOUT_PEERS_SECONDS,
     Abandoned,
     Buffer,
     HedgePolicy,
@@ -39,9 +40,21 @@ def test_no_threshold_until_enough_parts_are_known() -> None:
     policy.record(0.1, PART)
     policy.record(0.1, PART)
     assert policy.threshold(PART) is None
-    assert not policy.should_hedge(1_000.0, PART)  # however long it runs: nothing to compare with
     policy.record(0.1, PART)
     assert policy.threshold(PART) is not None
+
+
+def test_without_peers_a_get_is_judged_on_the_absolute_bar() -> None:
+    """The tail GET, or the first part fetched while it is read: nothing to compare with, so slow
+    once past HEDGE_WITHOUT_PEERS_SECONDS unless its bytes now flow."""
+    policy = HedgePolicy(min_samples=3)
+    policy.plan(10)
+    bar = HEDGE_WITHOUT_PEERS_SECONDS
+    assert policy.threshold(PART) is None
+    assert not policy.should_hedge(bar - 0.01, PART)
+    assert policy.should_hedge(bar + 0.01, PART)  # no second chunk yet
+    assert policy.should_hedge(bar + 0.01, PART, seconds_left=30.0)
+    assert not policy.should_hedge(bar + 0.01, PART, seconds_left=0.2)
 
 
 def test_the_floor_keeps_fast_parts_from_being_hedged() -> None:
@@ -167,6 +180,8 @@ class Endpoint:
         self.gets: list[tuple[int, int, bool]] = []  # (start, end, hedge)
         self.abandoned: list[int] = []
         self.wrong_hedges = False
+        # First GETs whose answer (status, headers) comes only at this monotonic time: retried, say.
+        self.unanswered: dict[int, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -180,6 +195,12 @@ class Endpoint:
             stall_for = self.slow.pop(transfer.start, None) if stalls else None
         if transfer.hedge and self.wrong_hedges:
             raise RuntimeError("answered other bytes than asked for: never used")
+        if transfer.start not in self.unanswered:
+            transfer.attach(object())  # the answer's headers are in; its body follows
+        else:
+            while not transfer.abandoned and time.monotonic() < self.unanswered[transfer.start]:
+                time.sleep(0.005)
+            transfer.attach(object())
         buffer = memoryview(bytearray(transfer.end - transfer.part_start))
         transfer.buffer = buffer
         offset = transfer.start - transfer.part_start
@@ -259,6 +280,21 @@ def test_a_stalled_part_is_hedged_from_the_byte_reached_and_the_bytes_are_exact(
     assert endpoint.hedges == [(3 * PART + 320 * KiB, 4 * PART)]
     assert eventually(lambda: 3 * PART in endpoint.abandoned)
     assert len(endpoint.gets) == 13 + 1
+
+
+def test_a_get_still_waiting_for_its_answer_is_not_hedged(
+    executors: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
+) -> None:
+    """Slow to answer (botocore retrying a 503 SlowDown, backing off as S3 asks) is not slow bytes:
+    a hedge then would only add load. Once the answer comes and its bytes flow, nothing to hedge."""
+    data = pattern(12 * PART + 1234)
+    endpoint = Endpoint(data, slow={})
+    endpoint.unanswered = {3 * PART: time.monotonic() + 1.0}  # 5 x the floor before its headers come
+
+    assert read_all(endpoint, quick_policy(), executors) == data
+
+    assert endpoint.hedges == []
+    assert len(endpoint.gets) == 13
 
 
 def test_no_more_hedges_than_the_budget_however_many_parts_are_slow(
@@ -343,6 +379,7 @@ def test_a_hedge_that_stalls_too_is_followed_by_one_more_from_the_first_gets_pro
     def first_hedge_stalls(transfer: Transfer) -> Buffer:
         if transfer.hedge and not first_hedge.is_set():
             first_hedge.set()
+            transfer.attach(object())  # answered, and then its bytes stall
             while not transfer.abandoned:
                 time.sleep(0.005)
             endpoint.abandoned.append(-1)

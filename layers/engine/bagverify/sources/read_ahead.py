@@ -79,7 +79,7 @@ part costs the reader is the time until its hedge is sent: a part trickling at 2
 32 s for its 8 MiB, and is hedged after ~0.5 s here. The pace of a part's bytes (`should_hedge`)
 keeps a part that is merely late from being asked for twice."""
 HEDGE_MIN_SAMPLES = 2
-"""Parts completed before any is judged slow: without peers there is nothing to compare with."""
+"""Parts completed before a part is judged against its peers (before that: HEDGE_WITHOUT_PEERS_SECONDS)."""
 HEDGE_BUDGET = 0.20
 """Extra GETs at most this share of the parts the runs plan (and at least 1): hedging is for the
 stragglers; an endpoint where every part is slow gets no faster by asking twice. A fifth, not a
@@ -93,6 +93,12 @@ HEDGES_IN_FLIGHT = 2
 parts."""
 HEDGES_PER_PART = 2
 """A hedge that runs slow too may be followed by one more (see `ReadAhead._hedge_slow`)."""
+HEDGE_WITHOUT_PEERS_SECONDS = 1.0
+"""A GET with no peers to be compared with (the tail GET, the first of a file; a part asked for
+before HEDGE_MIN_SAMPLES parts have completed, such as the first part, fetched while the tail is
+read) is judged on an absolute bar: slow once it has run this long and the pace of its bytes does
+not promise the rest within as long again (an 8 MiB part under ~8 MB/s). Higher than the floor: a
+first GET also opens its connection (TLS included, on S3)."""
 HEDGE_CHECK_SECONDS = 0.1
 """While the reader waits for a part, it looks at every part in flight this often."""
 _SAMPLE_WINDOW = 32  # recent parts only: an endpoint's speed drifts with load and time
@@ -163,6 +169,10 @@ class HedgePolicy:
         with self._lock:
             return max(1, int(self.parts * self.budget_fraction))
 
+    def may_hedge(self) -> bool:
+        """Whether one more hedge may be sent now: on, within the budget and the hedges in flight."""
+        return self.enabled and self.in_flight < self.max_in_flight and self.hedges < self.budget
+
     def should_hedge(self, elapsed: float, length: int, *, seconds_left: float | None = None) -> bool:
         """Whether a GET of `length` bytes that has run `elapsed` seconds is to be hedged now.
 
@@ -171,10 +181,14 @@ class HedgePolicy:
         what a whole part takes its peers: a GET whose first byte came late but whose bytes now flow
         finishes before a new one would.
         """
-        if not self.enabled or self.in_flight >= self.max_in_flight or self.hedges >= self.budget:
+        if not self.may_hedge():
             return False
         limit = self.threshold(length)
-        if limit is None or elapsed <= limit:
+        if limit is None:  # no peers yet: the absolute bar
+            return elapsed > HEDGE_WITHOUT_PEERS_SECONDS and (
+                seconds_left is None or seconds_left > HEDGE_WITHOUT_PEERS_SECONDS
+            )
+        if elapsed <= limit:
             return False
         return seconds_left is None or seconds_left > limit / self.multiple
 
@@ -232,6 +246,11 @@ class Transfer:
     @property
     def abandoned(self) -> bool:
         return self._abandoned.is_set()
+
+    @property
+    def answered(self) -> bool:
+        """Whether the answer's status and headers have come (its body is being read)."""
+        return self._body is not None
 
     def attach(self, body: Any) -> None:
         """The response body now being read; shut at once if the transfer was abandoned meanwhile."""
@@ -437,6 +456,10 @@ class ReadAhead:
                 continue
             latest = slot.hedges[-1][0] if slot.hedges else primary
             if latest is not primary and (latest.started is None or slot.hedges[-1][1].done()):
+                continue
+            if not latest.answered:
+                # Slow to answer, not slow bytes: botocore's timeouts and retries are at work (S3's
+                # 503 SlowDown among them, backed off as S3 asks); a hedge would only add load.
                 continue
             reached = primary.reached  # read once: the filling thread moves it on
             started = latest.started

@@ -43,7 +43,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
@@ -66,7 +66,16 @@ from bagverify.sources.errors import (
     SourceUnavailable,
 )
 from bagverify.sources.location import S3Location, quote_etag
-from bagverify.sources.read_ahead import Abandoned, HedgePolicy, Part, ReadAhead, Transfer, default_depth
+from bagverify.sources.read_ahead import (
+    HEDGE_CHECK_SECONDS,
+    HEDGE_WITHOUT_PEERS_SECONDS,
+    Abandoned,
+    HedgePolicy,
+    Part,
+    ReadAhead,
+    Transfer,
+    default_depth,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -139,6 +148,7 @@ class S3RangedFile(io.RawIOBase):
         self._executor: ThreadPoolExecutor | None = None
         self._hedging = hedging if hedging is not None else HedgePolicy.from_environment()
         self._hedge_executor: ThreadPoolExecutor | None = None
+        self._tail_executor: ThreadPoolExecutor | None = None  # the tail GET and its hedge
         self._read_ahead: ReadAhead | None = None
         self._counter_lock = threading.Lock()
         self._spare_buffers: list[bytearray] = []
@@ -314,13 +324,14 @@ class S3RangedFile(io.RawIOBase):
     def close(self) -> None:
         if self._read_ahead is not None:
             self._read_ahead.close()
-        for executor in (self._executor, self._hedge_executor):
+        for executor in (self._executor, self._hedge_executor, self._tail_executor):
             if executor is not None:  # quick: every GET still running was abandoned above
                 executor.shutdown(wait=True, cancel_futures=True)
-        self._executor = self._hedge_executor = None
+        self._executor = self._hedge_executor = self._tail_executor = None
         super().close()
 
     def _open_tail(self, tail_size: int) -> Part:
+        sent = time.monotonic()
         try:
             response = self._get(f"bytes=-{tail_size}", lambda answer: _tail_mismatch(answer, tail_size))
         except ObjectChanged as error:
@@ -354,11 +365,70 @@ class S3RangedFile(io.RawIOBase):
             end = start if self._read_ahead_end is None else min(start, self._read_ahead_end)
             self._start_run(self._first_read, end, speculative=True)
         try:
-            data = self._read_body(response, start, self.size, memoryview(bytearray(self.size - start)))
+            data = self._read_tail_body(response, start, sent)
         except BaseException:
             self.close()  # no caller will: the part asked for above must not outlive this failure
             raise
         return Part(start, data)
+
+    def _read_tail_body(self, response: Any, start: int, sent: float) -> memoryview:
+        """The tail's body, hedged if it comes slowly (`read_ahead.HEDGE_WITHOUT_PEERS_SECONDS`).
+
+        The tail GET has no peers to be compared with (it is the first), so its bar is absolute: once
+        it has run HEDGE_WITHOUT_PEERS_SECONDS and the pace of its bytes does not promise the rest within that
+        much again, the rest is asked for, from the byte reached, on another connection, pinned as
+        every later GET (the pin was set from this GET's answer). Whichever completes first is used,
+        as for `ReadAhead`'s parts; a hedge that fails in any way is dropped and the first GET waited
+        for. The first GET's body is read on a thread of its own meanwhile, so that both can be
+        watched from here.
+        """
+        buffer = memoryview(bytearray(self.size - start))
+        policy = self._hedging
+        if not policy.enabled or self.size - start <= 0:
+            return self._read_body(response, start, self.size, buffer)
+        policy.plan(1)  # the tail is a part of the budget's base too
+        first = Transfer(start, start, self.size)
+        first.buffer, first.started = buffer, sent
+        # Shut down by `close`, with the read-ahead's: the GET that lost is abandoned and stops by
+        # itself, and the reader need not wait for it here.
+        self._tail_executor = executor = ThreadPoolExecutor(2, thread_name_prefix="s3-read-ahead-tail")
+        try:
+            reading = executor.submit(self._read_body, response, start, self.size, buffer, first)
+            hedge: Transfer | None = None
+            hedging: Future[memoryview] | None = None
+            while True:
+                hedge_failed = hedging is not None and hedging.done() and hedging.exception() is not None
+                if reading.done() and (reading.exception() is None or hedging is None or hedge_failed):
+                    if hedge is not None:
+                        hedge.abandon()
+                    data = reading.result()  # its bytes, or its error when no hedge can stand in
+                    policy.record(time.monotonic() - sent, self.size - start)  # the first peer
+                    return data
+                if hedge is not None and hedging is not None and hedging.done() and not hedge_failed:
+                    data = hedging.result()
+                    before = hedge.start - start  # received by the first GET before the hedge was sent
+                    data[:before] = buffer[:before]
+                    first.abandon()
+                    self._hedges_used_before += 1
+                    return data
+                now = time.monotonic()
+                if hedging is None and first.reached < self.size and policy.may_hedge():
+                    left = first.seconds_left(now)
+                    bar = HEDGE_WITHOUT_PEERS_SECONDS
+                    if now - sent > bar and (left is None or left > bar):
+                        hedge = Transfer(start, first.reached, self.size, hedge=True)
+                        policy.hedge_started()
+                        hedging = executor.submit(self._fill_hedge, hedge)
+                pending = [f for f in (reading, hedging) if f is not None and not f.done()]
+                wait(pending, timeout=HEDGE_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+        finally:
+            executor.shutdown(wait=False)  # no more work: its threads end with their GETs
+
+    def _fill_hedge(self, transfer: Transfer) -> memoryview:
+        try:
+            return self._fill(transfer)
+        finally:
+            self._hedging.hedge_finished()
 
     def _replaced(self, code: str) -> ObjectChanged:
         return ObjectChanged(
