@@ -162,6 +162,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rate-mbps", type=float, default=90.0, help="per connection, for every other GET")
     add("--repeat", type=int, default=1, help="runs of each (the median wall time is shown)")
     add("--timeout", type=float, default=600.0, help="seconds per bagverify run")
+    add("--budget", type=float, help="the hedged runs' BAGVERIFY_HEDGE (the budget, a share of the parts)")
     add("--no-unhedged", action="store_true", help="skip the run with BAGVERIFY_HEDGE=off (the slowest)")
     add("--algorithms", default="sha256,sha512")
     add("--cache-dir", type=Path, default=default_cache_dir())
@@ -192,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(run_bagverify(clean, env, bag.key, "clean", args.repeat, args.timeout))
                 env = child_env(work, slow.endpoint)
                 label = f"1 GET in {args.slow_one_in} at {args.slow_kibps} KiB/s"
-                hedged = run_bagverify(slow, env, bag.key, f"{label}, hedged", args.repeat, args.timeout)
+                hedging = "hedged"
+                if args.budget is not None:
+                    env["BAGVERIFY_HEDGE"] = f"{args.budget:g}"
+                    hedging = f"hedged, BAGVERIFY_HEDGE={args.budget:g}"
+                hedged = run_bagverify(slow, env, bag.key, f"{label}, {hedging}", args.repeat, args.timeout)
                 results.append(hedged)
                 if not args.no_unhedged:
                     env["BAGVERIFY_HEDGE"] = "off"

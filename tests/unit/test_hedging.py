@@ -160,6 +160,20 @@ def test_bagverify_hedge_off_turns_it_off(
     assert policy.should_hedge(100.0, PART) is enabled
 
 
+@pytest.mark.parametrize(
+    ("setting", "budget"),
+    [("0.3", 0.3), ("1", 1.0), ("", HEDGE_BUDGET), ("2", HEDGE_BUDGET), ("x", HEDGE_BUDGET)],
+)
+def test_bagverify_hedge_may_set_the_budget(
+    setting: str, budget: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BAGVERIFY_HEDGE", setting)
+    policy = HedgePolicy.from_environment()
+    assert policy.enabled and policy.budget_fraction == budget
+    policy.plan(100)
+    assert policy.budget == int(100 * budget)
+
+
 # -- the read-ahead that hedges -----------------------------------------------------------------
 
 
