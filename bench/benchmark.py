@@ -209,13 +209,17 @@ def child_env(workdir: Path, endpoint: str) -> dict[str, str]:
     return env
 
 
-def machine_description() -> str:
-    model = "unknown CPU"
+def cpu_model() -> str:
+    """The CPU's model name, from /proc/cpuinfo."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def machine_description() -> str:
+    model = cpu_model()
     memory = ""
     with contextlib.suppress(OSError, ValueError, IndexError):
         memory = f", {int(Path('/proc/meminfo').read_text().split()[1]) / 1024**2:.0f} GiB RAM"

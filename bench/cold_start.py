@@ -28,7 +28,6 @@ on): the largest imports by cumulative time, and self time by package.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.benchmark import REPO, default_cache_dir, load_average
+from bench.benchmark import REPO, cpu_model, default_cache_dir, load_average
 
 TASK_ROOT = REPO / "functions" / "verify_bag"
 LAYER = REPO / "layers" / "engine"
@@ -260,12 +259,7 @@ def package_of(name: str) -> str:
 
 
 def describe_machine(python: str, where: Build) -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
+    model = cpu_model()
     versions = subprocess.run(
         [
             python,

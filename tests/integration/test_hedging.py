@@ -27,21 +27,14 @@ from bagverify.sources.read_ahead import HEDGE_FLOOR_SECONDS, HedgePolicy
 from bagverify.verdict import Verdict
 from bagverify.verify import verify_archive
 from devtools.fault_proxy import FaultProxy, Seen, ignore_range, is_get, shift_range, trickle
-from devtools.local_aws import LocalAws
 from devtools.sample_bags import flip_byte, make_bag_zip
+from tests.integration.outcomes import Outcome, outcome
 
 KiB = 1024
 MiB = 1024 * KiB
 PART = 2 * MiB
 KEY = "incoming/bag.zip"
 TIME_LIMIT = 60.0
-
-Outcome = tuple[str, list[tuple[str, str | None, dict[str, Any]]], int, int]
-
-
-def outcome(verdict: Verdict) -> Outcome:
-    problems = [(str(p.kind), p.path, p.details) for p in verdict.problems]
-    return str(verdict.status), problems, verdict.stats.files, verdict.stats.bytes
 
 
 @dataclass(frozen=True)
@@ -67,14 +60,6 @@ def bags() -> dict[str, Bag]:
     }
     assert out["invalid"].expected[0] == "invalid" and out["valid"].expected[0] == "valid"
     return out
-
-
-@pytest.fixture
-def proxy(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    with FaultProxy(aws.endpoint) as running:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
-        monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -50,8 +50,8 @@ from devtools.fault_proxy import (
     shift_range,
     slow_down,
 )
-from devtools.local_aws import LocalAws
 from devtools.sample_bags import flip_byte, make_bag_zip
+from tests.integration.outcomes import Outcome, outcome
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -61,13 +61,6 @@ TIME_LIMIT = 30.0
 KEY = "incoming/bag.zip"
 
 T = TypeVar("T")
-Outcome = tuple[str, list[tuple[str, str | None, dict[str, Any]]], int, int]
-
-
-def outcome(verdict: Verdict) -> Outcome:
-    """What must not change under a survivable fault: status, every problem named, files and bytes."""
-    problems = [(str(p.kind), p.path, p.details) for p in verdict.problems]
-    return str(verdict.status), problems, verdict.stats.files, verdict.stats.bytes
 
 
 @dataclass(frozen=True)
@@ -98,15 +91,6 @@ def bags() -> dict[str, Bag]:
     assert valid.expected[0] == "valid" and invalid.expected[0] == "invalid"
     assert [p[:2] for p in invalid.expected[1]] == [("checksum_mismatch", "data/part-2.bin")]
     return out
-
-
-@pytest.fixture
-def proxy(aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
-    """The proxy in front of moto; the engine's clients (from the environment) go through it."""
-    with FaultProxy(aws.endpoint) as running:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
-        monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
-        yield running
 
 
 class Backoff:
