@@ -20,6 +20,7 @@ for its first GET, as it would have without hedging.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import threading
@@ -240,6 +241,9 @@ class Transfer:
         self._abandoned = threading.Event()
         self._lock = threading.Lock()
         self._body: Any = None
+        # time.monotonic() when its (latest) answer's status and headers came, its body to follow;
+        # None while botocore is still sending or retrying the request.
+        self.answered: float | None = None
 
     @property
     def reached(self) -> int:
@@ -259,15 +263,11 @@ class Transfer:
     def abandoned(self) -> bool:
         return self._abandoned.is_set()
 
-    @property
-    def answered(self) -> bool:
-        """Whether the answer's status and headers have come (its body is being read)."""
-        return self._body is not None
-
     def attach(self, body: Any) -> None:
         """The response body now being read; shut at once if the transfer was abandoned meanwhile."""
         with self._lock:
             self._body = body
+            self.answered = time.monotonic()
             abandoned = self.abandoned
         if abandoned:
             _shut_down(body)
@@ -304,8 +304,9 @@ def _shut_down(body: Any) -> None:
 
 
 @dataclass
-class _Slot:
-    """One part in flight: its first GET and, once that ran slow, its hedges (the latest one live)."""
+class Slot:
+    """One part in flight: its first GET and, once that ran slow, its hedges (the latest one live).
+    `ReadAhead` holds one per part; `S3RangedFile` one for its tail GET."""
 
     start: int
     end: int
@@ -325,6 +326,93 @@ class _Slot:
         self.primary_future.cancel()
         self.primary.abandon()
         self.abandon_hedges()
+
+    def settle(self, hedge_slow: Callable[[], None] | None) -> tuple[Buffer, bool]:
+        """The part's bytes from whichever of its GETs completes first, and whether a hedge's; the
+        others are abandoned. `hedge_slow` is called while waiting (every HEDGE_CHECK_SECONDS).
+
+        A hedge that fails (an error, an answer that is not the bytes asked for) is dropped and
+        the other GETs waited for; a first GET that fails while a hedge runs waits for the hedge,
+        and raises only if every hedge fails too.
+        """
+        while True:
+            primary = self.primary_future
+            if primary.done() and primary.exception() is None:
+                self.abandon_hedges()
+                return primary.result(), False
+            for transfer, future in self.hedges:
+                if future.done() and future.exception() is None:
+                    return self._use_hedge(transfer, future.result()), True
+            pending = [future for future in self.futures() if not future.done()]
+            if not pending:
+                return primary.result(), False  # every GET of it failed: the first one's error
+            wait(pending, timeout=HEDGE_CHECK_SECONDS if hedge_slow else None, return_when=FIRST_COMPLETED)
+            if hedge_slow is not None:
+                hedge_slow()
+
+    def _use_hedge(self, hedge: Transfer, data: Buffer) -> Buffer:
+        """A hedge won: the bytes before where it started come from the first GET, which stops.
+
+        Those bytes were in the first GET's buffer before the hedge was sent, and its thread only
+        writes further on, so they are copied as received. Its buffer is then left to that thread
+        (not reused for another part: it may still be writing into it until it notices).
+        """
+        before = hedge.start - self.start
+        if before:
+            assert self.primary.buffer is not None
+            memoryview(data)[:before] = self.primary.buffer[:before]
+        self.primary.abandon()
+        self.abandon_hedges(keep=hedge)
+        return data
+
+    def hedge_if_slow(
+        self, policy: HedgePolicy, submit: Callable[[Transfer], Future[Buffer]], now: float
+    ) -> None:
+        """Hedge this part if the policy finds its latest GET slow, from the byte its first GET reached.
+
+        A hedge can be slow too (the endpoint's odds are the same for it): once it has run past the
+        threshold for what it asked for, one more is sent, again from the first GET's progress (the
+        bytes before it must come from one buffer), up to HEDGES_PER_PART, within the same budget.
+        A hedge that failed is not followed by another: an endpoint that mangles ranges would only
+        mangle the next one too.
+        """
+        primary = self.primary
+        if primary.started is None or self.primary_future.done() or len(self.hedges) >= HEDGES_PER_PART:
+            return
+        latest = self.hedges[-1][0] if self.hedges else primary
+        if latest is not primary and (latest.started is None or self.hedges[-1][1].done()):
+            return
+        # Timed from its answer, not its request: until then it is slow to answer, not slow bytes,
+        # and botocore's timeouts and retries are at work (S3's 503 SlowDown among them, backed off
+        # as S3 asks), where a hedge would only add load.
+        answered = latest.answered
+        if answered is None:
+            return
+        reached = primary.reached  # read once: the filling thread moves it on
+        if reached >= self.end or not policy.should_hedge(
+            now - answered, self.end - latest.start, seconds_left=latest.seconds_left(now)
+        ):
+            return
+        hedge = Transfer(self.start, reached, self.end, hedge=True)
+        policy.hedge_started()
+        self.hedges.append((hedge, submit(hedge)))
+
+
+def timed(fetch: Fetch, transfer: Transfer, policy: HedgePolicy | None) -> Buffer:
+    """One GET on a worker thread, timed from when it is sent (a queued part is not slow; a
+    `transfer.started` already set is kept): a first GET's time is a sample for `policy`, a hedge's
+    end frees its place in flight."""
+    if transfer.started is None:
+        transfer.started = time.monotonic()
+    started = transfer.started
+    try:
+        data = fetch(transfer)
+    finally:
+        if transfer.hedge and policy is not None:
+            policy.hedge_finished()
+    if not transfer.hedge and policy is not None:
+        policy.record(time.monotonic() - started, transfer.end - transfer.start)
+    return data
 
 
 class ReadAhead:
@@ -357,7 +445,7 @@ class ReadAhead:
         self._executor = executor
         self._hedging = hedging if hedging is not None and hedging.enabled and hedge_executor else None
         self._hedge_executor = hedge_executor
-        self._in_flight: deque[_Slot] = deque()
+        self._in_flight: deque[Slot] = deque()
         self.hedges_used = 0  # parts served by their hedge
         if self._hedging is not None:
             self._hedging.plan(-(-(end - start) // part_size))
@@ -376,7 +464,11 @@ class ReadAhead:
                 return None
             self._in_flight.popleft()
             if position < slot.end:
-                part = Part(slot.start, self._settle(slot))
+                data, by_hedge = slot.settle(
+                    functools.partial(self._hedge_slow, slot) if self._hedging is not None else None
+                )  # the part waited for first, then the others
+                self.hedges_used += by_hedge
+                part = Part(slot.start, data)
                 self._in_flight_limit = self._depth  # a reader is here: no longer a guess
                 self._schedule()
                 return part
@@ -396,90 +488,18 @@ class ReadAhead:
         while len(self._in_flight) < self._in_flight_limit and self._next < self._end:
             start, end = self._next, min(self._next + self._part_size, self._end)
             transfer = Transfer(start, start, end)
-            self._in_flight.append(_Slot(start, end, transfer, self._executor.submit(self._run, transfer)))
+            self._in_flight.append(Slot(start, end, transfer, self._executor.submit(self._run, transfer)))
             self._next = end
 
     def _run(self, transfer: Transfer) -> Buffer:
-        """One GET on a worker thread, timed from when it is sent (a queued part is not slow)."""
-        transfer.started = started = time.monotonic()
-        try:
-            data = self._fetch(transfer)
-        finally:
-            if transfer.hedge and self._hedging is not None:
-                self._hedging.hedge_finished()
-        if not transfer.hedge and self._hedging is not None:
-            self._hedging.record(time.monotonic() - started, transfer.end - transfer.start)
-        return data
+        return timed(self._fetch, transfer, self._hedging)
 
-    def _settle(self, slot: _Slot) -> Buffer:
-        """The part's bytes from whichever of its GETs completes first; the others are abandoned.
-
-        A hedge that fails (an error, an answer that is not the bytes asked for) is dropped and
-        the other GETs waited for; a first GET that fails while a hedge runs waits for the hedge,
-        and raises only if every hedge fails too.
-        """
-        while True:
-            primary = slot.primary_future
-            if primary.done() and primary.exception() is None:
-                slot.abandon_hedges()
-                return primary.result()
-            for transfer, future in slot.hedges:
-                if future.done() and future.exception() is None:
-                    return self._use_hedge(slot, transfer, future.result())
-            pending = [future for future in slot.futures() if not future.done()]
-            if not pending:
-                return primary.result()  # every GET of it failed: the first one's error
-            wait(pending, timeout=HEDGE_CHECK_SECONDS if self._hedging else None, return_when=FIRST_COMPLETED)
-            self._hedge_slow(slot)  # this one first: the reader is waiting for it
-
-    def _use_hedge(self, slot: _Slot, hedge: Transfer, data: Buffer) -> Buffer:
-        """A hedge won: the bytes before where it started come from the first GET, which stops.
-
-        Those bytes were in the first GET's buffer before the hedge was sent, and its thread only
-        writes further on, so they are copied as received. Its buffer is then left to that thread
-        (not reused for another part: it may still be writing into it until it notices).
-        """
-        before = hedge.start - slot.start
-        if before:
-            assert slot.primary.buffer is not None
-            memoryview(data)[:before] = slot.primary.buffer[:before]
-        slot.primary.abandon()
-        slot.abandon_hedges(keep=hedge)
-        self.hedges_used += 1
-        return data
-
-    def _hedge_slow(self, waited_for: _Slot | None = None) -> None:
-        """Hedge each part in flight whose first GET the policy finds slow, from the byte it reached
-        (`waited_for`: the part the reader waits for, no longer among those queued).
-
-        A hedge can be slow too (the endpoint's odds are the same for it): once it has run past the
-        threshold for what it asked for, one more is sent, again from the first GET's progress (the
-        bytes before it must come from one buffer), up to HEDGES_PER_PART, within the same budget.
-        A hedge that failed is not followed by another: an endpoint that mangles ranges would only
-        mangle the next one too.
-        """
+    def _hedge_slow(self, waited_for: Slot | None = None) -> None:
+        """Hedge each part in flight the policy finds slow (`Slot.hedge_if_slow`); `waited_for`, the
+        part the reader waits for and no longer among those queued, first."""
         policy, executor = self._hedging, self._hedge_executor
         if policy is None or executor is None:
             return
         now = time.monotonic()
         for slot in (waited_for, *self._in_flight) if waited_for is not None else self._in_flight:
-            primary = slot.primary
-            if primary.started is None or slot.primary_future.done() or len(slot.hedges) >= HEDGES_PER_PART:
-                continue
-            latest = slot.hedges[-1][0] if slot.hedges else primary
-            if latest is not primary and (latest.started is None or slot.hedges[-1][1].done()):
-                continue
-            if not latest.answered:
-                # Slow to answer, not slow bytes: botocore's timeouts and retries are at work (S3's
-                # 503 SlowDown among them, backed off as S3 asks); a hedge would only add load.
-                continue
-            reached = primary.reached  # read once: the filling thread moves it on
-            started = latest.started
-            assert started is not None
-            if reached >= slot.end or not policy.should_hedge(
-                now - started, slot.end - latest.start, seconds_left=latest.seconds_left(now)
-            ):
-                continue
-            hedge = Transfer(slot.start, reached, slot.end, hedge=True)
-            policy.hedge_started()
-            slot.hedges.append((hedge, executor.submit(self._run, hedge)))
+            slot.hedge_if_slow(policy, lambda hedge: executor.submit(self._run, hedge), now)

@@ -43,7 +43,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
@@ -67,14 +67,16 @@ from bagverify.sources.errors import (
 )
 from bagverify.sources.location import S3Location, quote_etag
 from bagverify.sources.read_ahead import (
-    HEDGE_CHECK_SECONDS,
-    HEDGE_WITHOUT_PEERS_SECONDS,
+    HEDGES_PER_PART,
     Abandoned,
+    Buffer,
     HedgePolicy,
     Part,
     ReadAhead,
+    Slot,
     Transfer,
     default_depth,
+    timed,
 )
 
 if TYPE_CHECKING:
@@ -372,15 +374,13 @@ class S3RangedFile(io.RawIOBase):
         return Part(start, data)
 
     def _read_tail_body(self, response: Any, start: int, sent: float) -> memoryview:
-        """The tail's body, hedged if it comes slowly (`read_ahead.HEDGE_WITHOUT_PEERS_SECONDS`).
+        """The tail's body, hedged if it comes slowly, as `ReadAhead`'s parts are (`Slot`).
 
-        The tail GET has no peers to be compared with (it is the first), so its bar is absolute: once
-        it has run HEDGE_WITHOUT_PEERS_SECONDS and the pace of its bytes does not promise the rest within that
-        much again, the rest is asked for, from the byte reached, on another connection, pinned as
-        every later GET (the pin was set from this GET's answer). Whichever completes first is used,
-        as for `ReadAhead`'s parts; a hedge that fails in any way is dropped and the first GET waited
-        for. The first GET's body is read on a thread of its own meanwhile, so that both can be
-        watched from here.
+        The tail GET is the first, so it has no peers to be compared with: `HedgePolicy` then holds
+        it to its absolute bar (HEDGE_WITHOUT_PEERS_SECONDS). A hedge asks for the rest from the byte
+        reached, on another connection, pinned as every later GET (the pin was set from this GET's
+        answer). The first GET's body is read on a thread of its own meanwhile, so that both can be
+        watched from here; once in, its time is the policy's first sample.
         """
         buffer = memoryview(bytearray(self.size - start))
         policy = self._hedging
@@ -389,46 +389,26 @@ class S3RangedFile(io.RawIOBase):
         policy.plan(1)  # the tail is a part of the budget's base too
         first = Transfer(start, start, self.size)
         first.buffer, first.started = buffer, sent
+
+        def read_first(transfer: Transfer) -> memoryview:
+            return self._read_body(response, start, self.size, buffer, transfer)
+
         # Shut down by `close`, with the read-ahead's: the GET that lost is abandoned and stops by
         # itself, and the reader need not wait for it here.
-        self._tail_executor = executor = ThreadPoolExecutor(2, thread_name_prefix="s3-read-ahead-tail")
+        self._tail_executor = executor = ThreadPoolExecutor(
+            1 + HEDGES_PER_PART, thread_name_prefix="s3-read-ahead-tail"
+        )
         try:
-            reading = executor.submit(self._read_body, response, start, self.size, buffer, first)
-            hedge: Transfer | None = None
-            hedging: Future[memoryview] | None = None
-            while True:
-                hedge_failed = hedging is not None and hedging.done() and hedging.exception() is not None
-                if reading.done() and (reading.exception() is None or hedging is None or hedge_failed):
-                    if hedge is not None:
-                        hedge.abandon()
-                    data = reading.result()  # its bytes, or its error when no hedge can stand in
-                    policy.record(time.monotonic() - sent, self.size - start)  # the first peer
-                    return data
-                if hedge is not None and hedging is not None and hedging.done() and not hedge_failed:
-                    data = hedging.result()
-                    before = hedge.start - start  # received by the first GET before the hedge was sent
-                    data[:before] = buffer[:before]
-                    first.abandon()
-                    self._hedges_used_before += 1
-                    return data
-                now = time.monotonic()
-                if hedging is None and first.reached < self.size and policy.may_hedge():
-                    left = first.seconds_left(now)
-                    bar = HEDGE_WITHOUT_PEERS_SECONDS
-                    if now - sent > bar and (left is None or left > bar):
-                        hedge = Transfer(start, first.reached, self.size, hedge=True)
-                        policy.hedge_started()
-                        hedging = executor.submit(self._fill_hedge, hedge)
-                pending = [f for f in (reading, hedging) if f is not None and not f.done()]
-                wait(pending, timeout=HEDGE_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+            tail = Slot(start, self.size, first, executor.submit(timed, read_first, first, policy))
+
+            def submit(hedge: Transfer) -> Future[Buffer]:
+                return executor.submit(timed, self._fill, hedge, policy)
+
+            data, by_hedge = tail.settle(lambda: tail.hedge_if_slow(policy, submit, time.monotonic()))
         finally:
             executor.shutdown(wait=False)  # no more work: its threads end with their GETs
-
-    def _fill_hedge(self, transfer: Transfer) -> memoryview:
-        try:
-            return self._fill(transfer)
-        finally:
-            self._hedging.hedge_finished()
+        self._hedges_used_before += by_hedge
+        return memoryview(data)
 
     def _replaced(self, code: str) -> ObjectChanged:
         return ObjectChanged(
