@@ -26,6 +26,7 @@ from bagverify.audit import (
     within_budget,
 )
 from bagverify.ledger import TABLE_VARIABLE, Ledger
+from bagverify.pipeline.work import run_folder
 from bagverify.sources import S3Location
 from bagverify.verdict import error_verdict
 from delivery import MAX_RESULT_BYTES, deliver, dynamodb, log_verdict, logger, record, s3, sns
@@ -106,11 +107,9 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         skipped=int(selection.get("skipped") or 0),
         not_due=int(selection.get("not_due") or 0),
     )
-    run.bytes_verified = sum(row.bytes for row in run.rows)
     bucket = os.environ.get("REPORT_BUCKET") or work
-    stem = (
-        f"{AUDITS_PREFIX}{_run(event)}" if os.environ.get("REPORT_BUCKET") else f"{_run_prefix(event)}report"
-    )
+    name = run_folder(event["run"])
+    stem = f"{AUDITS_PREFIX}{name}" if os.environ.get("REPORT_BUCKET") else f"{_run_prefix(event)}report"
     for suffix, body, content_type in (
         (".json", run.report_json(), "application/json"),
         (".csv", run.report_csv(), "text/csv"),
@@ -119,7 +118,7 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     given = event.get("input") or {}
     summary = {
         "type": "audit_summary",
-        "run": _run(event),
+        "run": name,
         "scope": {"bucket": given["bucket"], "prefix": given["prefix"]} if "prefix" in given else "due",
         "summary": run.summary(),
         "report": {"json": f"s3://{bucket}/{stem}.json", "csv": f"s3://{bucket}/{stem}.csv"},
@@ -169,12 +168,8 @@ def _item(bag: Due) -> dict[str, Any]:
     }
 
 
-def _run(event: dict[str, Any]) -> str:
-    return "".join(c if c.isalnum() or c in "._-" else "-" for c in str(event["run"]))
-
-
 def _run_prefix(event: dict[str, Any]) -> str:
-    return f"{AUDITS_PREFIX}{_run(event)}/"
+    return f"{AUDITS_PREFIX}{run_folder(event['run'])}/"
 
 
 def _number(given: object, configured: str | None, default: float) -> float:

@@ -16,7 +16,6 @@ Thin on purpose: the steps are `bagverify.pipeline.distributed`.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from typing import Any, cast
 
@@ -33,11 +32,9 @@ from bagverify.pipeline.distributed import (
     sizing_from,
     verify_shard,
 )
-from bagverify.pipeline.work import S3WorkStore
+from bagverify.pipeline.work import S3WorkStore, run_folder
 from delivery import MAX_RESULT_BYTES, deliver, log_verdict, logger, profiles_for, record, s3, tracer
 from event_targets import UnrecognisedEvent, event_targets
-
-_RUN_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def _ledger_trigger(trigger: object) -> str:
@@ -50,7 +47,7 @@ def _ledger_trigger(trigger: object) -> str:
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Input {"bag": {"bucket", "key", "version_id"?, "etag"?, "shard_bytes"?}, "run": execution name}."""
     bag = event.get("bag", event)
-    run = _RUN_NAME.sub("-", str(event.get("run") or uuid.uuid4()))
+    run = run_folder(event.get("run") or uuid.uuid4())
     store = S3WorkStore(s3, os.environ["WORK_BUCKET"], f"{os.environ.get('WORK_PREFIX', 'runs/')}{run}/")
     sizing = sizing_from(
         bag.get("shard_bytes") if isinstance(bag, dict) else None, os.environ.get("SHARD_CONCURRENCY")

@@ -55,7 +55,10 @@ class AuditRun:
     rows: list[Row] = field(default_factory=list)
     skipped: int = 0  # due or listed, but past the byte budget (or checked within the interval)
     not_due: int = 0
-    bytes_verified: int = 0
+
+    @property
+    def bytes_verified(self) -> int:
+        return sum(row.bytes for row in self.rows)
 
     def summary(self) -> dict[str, int]:
         statuses = [row.status for row in self.rows]
@@ -182,7 +185,6 @@ def run_audit(
                 verdict.stats.archive_bytes or bag.size,
             )
         )
-        run.bytes_verified += bag.size
     return run
 
 

@@ -35,6 +35,13 @@ from bagverify.verdict import Kind, Mode, Problem
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+def run_folder(run: object) -> str:
+    """A run's name (a Step Functions execution's, say) as one folder name of the work bucket: every
+    character but letters, digits and `._-` replaced by `-`, so that no name reaches another run's
+    folder or climbs out of its own."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in str(run))
+
+
 PLAN = "plan.json"
 SHARDS = "shards.json"
 INDEX = "index.bin"
