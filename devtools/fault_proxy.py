@@ -19,7 +19,7 @@ the connection closed before any answer (`hang_up`); an action run before the re
 forwarded (`run_before`: overwrite or delete the object between two GETs); the Range header
 rewritten or dropped on the way (`shift_range`, `ignore_range`: a gateway that mishandles ranges);
 the real answer with its body sent at a trickle (`trickle`: S3's slow requests, the tail latency
-that hedging is for), for one GET in N with `is_get(every=N)`.
+that hedging is for).
 
 Every request is recorded (`requests`, `gets()`), with the fault applied and the status sent,
 so a test asserts on what actually reached the server, retries included.
@@ -94,11 +94,9 @@ def is_get(
     suffix: bool | None = None,
     versioned: bool | None = None,
     nth: int | None = None,
-    every: int | None = None,
 ) -> Matcher:
     """GETs, narrowed by object key (path ends with it), first byte of the range, suffix range or not,
-    with a versionId or not, the n-th GET the proxy saw (1-based), or one GET in `every` (the
-    `every`-th, 2 x `every`-th, ... GET the proxy saw)."""
+    with a versionId or not, or the n-th GET the proxy saw (1-based)."""
 
     def match(seen: Seen) -> bool:
         return (
@@ -108,7 +106,6 @@ def is_get(
             and (suffix is None or seen.is_suffix_range == suffix)
             and (versioned is None or (seen.version_id is not None) == versioned)
             and (nth is None or seen.get_number == nth)
-            and (every is None or seen.get_number % every == 0)
         )
 
     return match
@@ -417,10 +414,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.proxy._run_action(fault)
         drop_after = fault.after if isinstance(fault, DropBody) else None
         rewrite = fault.rewrite if isinstance(fault, RewriteRange) else None
-        rate = fault.bytes_per_second if isinstance(fault, Trickle) else None
-        fast = fault.after if isinstance(fault, Trickle) else 0
+        slow = fault if isinstance(fault, Trickle) else None
         try:
-            self._forward(seen, drop_after, rewrite, rate, fast)
+            self._forward(seen, drop_after, rewrite, slow)
         except (BrokenPipeError, ConnectionResetError):  # the client went away mid-answer
             self.close_connection = True
 
@@ -431,8 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
         seen: Seen,
         drop_after: int | None,
         rewrite_range: Callable[[str], str | None] | None = None,
-        rate: int | None = None,
-        fast: int = 0,
+        slow: Trickle | None = None,
     ) -> None:
         proxy = self.server.proxy
         upstream = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
@@ -451,7 +446,7 @@ class _Handler(BaseHTTPRequestHandler):
             upstream.endheaders()
             self._copy_request_body(upstream, chunked_request)
             response = upstream.getresponse()
-            self._copy_response(seen, response, drop_after, rate, fast)
+            self._copy_response(seen, response, drop_after, slow)
         finally:
             upstream.close()
 
@@ -494,8 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
         seen: Seen,
         response: http.client.HTTPResponse,
         drop_after: int | None,
-        rate: int | None = None,
-        fast: int = 0,
+        slow: Trickle | None = None,
     ) -> None:
         # Recorded before the answer goes out: a client may act on it before this thread runs again.
         seen.status = response.status
@@ -519,11 +513,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write(data[: drop_after - sent], chunked)
                 self._hang_up()
                 return
-            if rate is None or sent + len(data) <= fast:
+            if slow is None or sent + len(data) <= slow.after:
                 self._write(data, chunked)
                 sent += len(data)
                 began = time.monotonic()  # the trickle's clock starts where the fast bytes end
                 continue
+            rate, fast = slow.bytes_per_second, slow.after
             step = max(1024, rate // 20)
             for offset in range(0, len(data), step):
                 piece = data[offset : offset + step]

@@ -28,7 +28,7 @@ from bagverify.verdict import Verdict
 from bagverify.verify import verify_archive
 from devtools.fault_proxy import FaultProxy, Seen, ignore_range, is_get, shift_range, trickle
 from devtools.sample_bags import flip_byte, make_bag_zip
-from tests.integration.outcomes import Outcome, outcome
+from tests.integration.outcomes import Outcome, bounded, outcome
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -80,37 +80,24 @@ class Run:
 
 def verify(bucket: str, hedging: HedgePolicy | None = None) -> Run:
     """The engine's own client and S3RangedFile (2 MiB parts, 4 in flight), under a time limit."""
-    result: list[Run] = []
-    failure: list[BaseException] = []
 
-    def run() -> None:
-        try:
-            started = time.monotonic()
-            with S3RangedFile(
-                make_s3_client(),
-                bucket,
-                KEY,
-                part_size=PART,
-                tail_size=PART,
-                read_ahead=4,
-                first_read=0,
-                hedging=hedging,
-            ) as archive:
-                verdict = verify_archive(archive, f"s3://{bucket}/{KEY}", object_info=archive.object_info)
-            seconds = time.monotonic() - started  # the file closed too: its GETs abandoned, threads done
-            result.append(
-                Run(verdict, seconds, archive.hedged_requests, archive.hedges_used, archive.get_requests)
-            )
-        except BaseException as error:
-            failure.append(error)
+    def run() -> Run:
+        started = time.monotonic()
+        with S3RangedFile(
+            make_s3_client(),
+            bucket,
+            KEY,
+            part_size=PART,
+            tail_size=PART,
+            read_ahead=4,
+            first_read=0,
+            hedging=hedging,
+        ) as archive:
+            verdict = verify_archive(archive, f"s3://{bucket}/{KEY}", object_info=archive.object_info)
+        seconds = time.monotonic() - started  # the file closed too: its GETs abandoned, threads done
+        return Run(verdict, seconds, archive.hedged_requests, archive.hedges_used, archive.get_requests)
 
-    worker = threading.Thread(target=run, name="bounded-verification", daemon=True)
-    worker.start()
-    worker.join(TIME_LIMIT)
-    assert not worker.is_alive(), f"still running after {TIME_LIMIT} s: a hang"
-    if failure:
-        raise failure[0]
-    return result[0]
+    return bounded(run, TIME_LIMIT)
 
 
 def parts_of(bag: Bag) -> int:

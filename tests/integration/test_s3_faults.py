@@ -19,9 +19,9 @@ import random
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
@@ -51,7 +51,7 @@ from devtools.fault_proxy import (
     slow_down,
 )
 from devtools.sample_bags import flip_byte, make_bag_zip
-from tests.integration.outcomes import Outcome, outcome
+from tests.integration.outcomes import Outcome, bounded, outcome
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -59,8 +59,6 @@ PART = DEFAULT_PART_SIZE
 # No verification here may take longer; a hang fails the test instead of stalling the run.
 TIME_LIMIT = 30.0
 KEY = "incoming/bag.zip"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -122,28 +120,8 @@ def no_read_ahead_thread_left() -> Iterator[None]:
     assert not left, f"read-ahead threads still running after verification: {left}"
 
 
-def bounded(call: Callable[[], T], limit: float = TIME_LIMIT) -> T:
-    """`call()` on a thread; fails the test if it has not returned within `limit` seconds."""
-    result: list[T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(call())
-        except BaseException as error:
-            failure.append(error)
-
-    worker = threading.Thread(target=run, name="bounded-verification", daemon=True)
-    worker.start()
-    worker.join(limit)
-    assert not worker.is_alive(), f"still running after {limit} s: a hang"
-    if failure:
-        raise failure[0]
-    return result[0]
-
-
 def verify(bucket: str, version_id: str | None = None) -> Verdict:
-    return bounded(lambda: verify_s3_object(S3Location(bucket, KEY, version_id)))
+    return bounded(lambda: verify_s3_object(S3Location(bucket, KEY, version_id)), TIME_LIMIT)
 
 
 def the_error(verdict: Verdict) -> tuple[Status, Kind, str]:
@@ -309,7 +287,7 @@ def test_read_ahead_never_hands_over_bytes_of_the_new_object(proxy: FaultProxy, 
                 out.extend(chunk)
 
     with pytest.raises(ObjectChanged):
-        bounded(read_all)
+        bounded(read_all, TIME_LIMIT)
     assert 2 * 64 * KiB <= len(out) <= 3 * 64 * KiB and set(out) == {ord("A")}
     assert [g.status for g in proxy.gets()[4:]] == [412] * len(proxy.gets()[4:])
 
@@ -470,7 +448,7 @@ def test_a_200_with_the_whole_object_to_a_ranged_get_is_never_read(
     s3.put_object(Bucket=bucket, Key=KEY, Body=bags["valid"].data)
     proxy.inject(ignore_range(), when=is_get(suffix=True) if where == "tail" else is_part_get, times=None)
 
-    ranged, error = bounded(lambda: read_through(bucket))
+    ranged, error = bounded(lambda: read_through(bucket), TIME_LIMIT)
 
     assert error is not None and error.kind == Kind.RANGE_NOT_HONOURED
     assert "Range ignored" in str(error) or "the whole object" in str(error), str(error)

@@ -120,8 +120,8 @@ def verify_archive(
         results,
         get_requests=int(getattr(fileobj, "get_requests", 0)),
         bytes_read=int(getattr(fileobj, "bytes_received", plan.archive_bytes)),
+        hedged_requests=int(getattr(fileobj, "hedged_requests", 0)),
     )
-    verdict.stats.hedged_requests = int(getattr(fileobj, "hedged_requests", 0))
     verdict.stats.seconds = round(time.monotonic() - started, 3)  # the checks included
     return verdict
 
@@ -148,10 +148,15 @@ def verify_tar(
 
     plan.serialization = MIME_TYPES[compression]
     result = TarScan(fileobj, plan, compression, deadline=deadline).run()
-    verdict = aggregate(plan, [result], get_requests=result.get_requests, bytes_read=result.bytes_read)
+    verdict = aggregate(
+        plan,
+        [result],
+        get_requests=result.get_requests,
+        bytes_read=result.bytes_read,
+        hedged_requests=int(getattr(fileobj, "hedged_requests", 0)),
+    )
     if not isinstance(fileobj, S3RangedFile):
         verdict.stats.bytes_read = plan.archive_bytes
-    verdict.stats.hedged_requests = int(getattr(fileobj, "hedged_requests", 0))
     verdict.stats.seconds = round(time.monotonic() - started, 3)
     return verdict
 
