@@ -321,3 +321,17 @@ VERIFY_BAG_MACHINE_GRANTS = {
     ("events:PutRule", SYNC_RULE),
     ("events:DescribeRule", SYNC_RULE),
 }
+
+
+def _invoked_by_machine(template: dict[str, Any], name: str, asl: Path) -> set[str]:
+    """The functions a state machine's policies let it invoke, once its definition is checked to be
+    `asl` with every placeholder substituted."""
+    machine = template["Resources"][name]["Properties"]
+    assert (ROOT / machine["DefinitionUri"]).resolve() == asl
+    placeholders = set(re.findall(r"\$\{(\w+)\}", asl.read_text(encoding="utf-8")))
+    assert placeholders == set(machine["DefinitionSubstitutions"])
+    return {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in machine["Policies"]
+        if "LambdaInvokePolicy" in policy
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.template.helpers import (
     _explain,
     _function,
     _grants,
+    _invoked_by_machine,
     _resource_name,
     _run,
     _states,
@@ -78,14 +78,7 @@ def test_the_report_lists_only_the_audits_prefix(template: dict[str, Any]) -> No
 
 def test_audit_state_machine_policies_are_least_privilege(template: dict[str, Any]) -> None:
     machine = template["Resources"]["AuditStateMachine"]["Properties"]
-    assert (ROOT / machine["DefinitionUri"]).resolve() == AUDIT_ASL
-    placeholders = set(re.findall(r"\$\{(\w+)\}", AUDIT_ASL.read_text(encoding="utf-8")))
-    assert placeholders == set(machine["DefinitionSubstitutions"])
-    invoked = {
-        p["LambdaInvokePolicy"]["FunctionName"]["Ref"]
-        for p in machine["Policies"]
-        if "LambdaInvokePolicy" in p
-    }
+    invoked = _invoked_by_machine(template, "AuditStateMachine", AUDIT_ASL)
     assert invoked == {
         "AuditSelectFunction",
         "AuditRecordFunction",

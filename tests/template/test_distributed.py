@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from typing import Any
 
@@ -19,6 +18,7 @@ from tests.template.helpers import (
     _explain,
     _function,
     _grants,
+    _invoked_by_machine,
     _resource_name,
     _run,
     _states,
@@ -81,14 +81,7 @@ def test_planner_refuses_what_the_aggregator_would_not_hold_with_the_same_memory
 
 def test_distributed_state_machine_resource_and_policies(template: dict[str, Any]) -> None:
     machine = template["Resources"]["VerifyBagDistributedStateMachine"]["Properties"]
-    assert (ROOT / machine["DefinitionUri"]).resolve() == DISTRIBUTED_ASL
-    placeholders = set(re.findall(r"\$\{(\w+)\}", DISTRIBUTED_ASL.read_text(encoding="utf-8")))
-    assert placeholders == set(machine["DefinitionSubstitutions"])
-    invoked = {
-        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
-        for policy in machine["Policies"]
-        if "LambdaInvokePolicy" in policy
-    }
+    invoked = _invoked_by_machine(template, "VerifyBagDistributedStateMachine", DISTRIBUTED_ASL)
     assert invoked == {"PlanBagFunction", "VerifyShardFunction", "AggregateVerdictFunction"}
     statements = [s for p in machine["Policies"] if "Statement" in p for s in _as_list(p["Statement"])]
     grants = {(action, _resource_name(s["Resource"])) for s in statements for action in _as_list(s["Action"])}

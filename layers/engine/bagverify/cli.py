@@ -217,7 +217,7 @@ def _audit(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             else:
                 path = os.path.join(args.report, name)
                 os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "wb") as out:
+                with open(path, "wb") as out:  # the operator's own folder (--report), never the engine's
                     out.write(body)
     if args.json:
         print(json.dumps(as_dict(run), indent=2, ensure_ascii=False))
