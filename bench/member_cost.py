@@ -55,14 +55,10 @@ def member_costs(path: Path, count: int, repeat: int) -> tuple[dict[str, float],
         assert index is not None
         reader = MemberReader(archive)
         members = [m for m in map(index.member, index.positions) if m.size][:count]
-        raw = []
-        for member in members:
-            archive.seek(member.header_offset)
-            head = archive.read(30 + len(member.raw_name) + 64 + member.compressed_size)
-            extra = int.from_bytes(head[28:30], "little")
-            start = 30 + len(member.raw_name) + extra
-            raw.append((head[start : start + member.compressed_size], member.size))
-        plain = [zlib.decompress(data, -15) for data, _ in raw]
+        # The compressed bytes where the scan finds them (its own local-header check), and what they
+        # inflate to as the scan reads them.
+        raw = [(reader._read_at(reader._data_offset(m), m.compressed_size), m.size) for m in members]
+        plain = [reader.read_small(member) for member in members]
         algorithms = ["sha256", "sha512"]
 
         def isal_inflate() -> None:
